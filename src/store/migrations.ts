@@ -1,0 +1,43 @@
+/**
+ * One entry per schema version; entry i takes the database from user_version i to i + 1.
+ * Never edit a released entry: add the next one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE signing_keys (
+    kid        TEXT PRIMARY KEY,
+    alg        TEXT NOT NULL,
+    public_jwk TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    retired_at INTEGER
+  ) STRICT;
+
+  CREATE TABLE issuer (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    issuer          TEXT NOT NULL,
+    audience        TEXT NOT NULL,
+    algorithm       TEXT NOT NULL,
+    default_subject TEXT NOT NULL,
+    active_kid      TEXT NOT NULL REFERENCES signing_keys (kid),
+    created_at      INTEGER NOT NULL
+  ) STRICT;
+
+  -- Keyed by jti and clustered on it: a verification is one b-tree lookup.
+  CREATE TABLE tokens (
+    jti          TEXT PRIMARY KEY,
+    subject      TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    description  TEXT,
+    scopes       TEXT NOT NULL,
+    kid          TEXT NOT NULL REFERENCES signing_keys (kid),
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER,
+    revoked_at   INTEGER,
+    last_used_at INTEGER
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE INDEX tokens_by_subject ON tokens (subject, created_at);
+  `,
+]
+
+export const SCHEMA_VERSION = MIGRATIONS.length

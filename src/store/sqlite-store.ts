@@ -1,0 +1,225 @@
+import type {Algorithm} from '../issuer/types.js'
+import {openDatabase, translateSqliteError, type SqliteDatabase} from './database.js'
+import type {RevokeOutcome, Store, StoredIssuer, StoredKey, StoredToken, TokenState} from './types.js'
+
+interface TokenRow {
+  jti: string
+  subject: string
+  name: string
+  description: string | null
+  scopes: string
+  kid: string
+  created_at: number
+  expires_at: number | null
+  revoked_at: number | null
+  last_used_at: number | null
+}
+
+interface IssuerRow {
+  issuer: string
+  audience: string
+  algorithm: string
+  default_subject: string
+  active_kid: string
+  created_at: number
+}
+
+interface KeyRow {
+  kid: string
+  alg: string
+  public_jwk: string
+  created_at: number
+  retired_at: number | null
+}
+
+const TOKEN_COLUMNS = 'jti, subject, name, description, scopes, kid, created_at, expires_at, revoked_at, last_used_at'
+
+/** The embedded store: one SQLite file, every statement prepared once per connection. */
+export class SqliteStore implements Store {
+  static open(path: string): SqliteStore {
+    return new SqliteStore(openDatabase(path), path)
+  }
+
+  private readonly statements
+
+  private constructor(
+    private readonly db: SqliteDatabase,
+    private readonly path: string,
+  ) {
+    this.statements = {
+      getIssuer: db.prepare<[], IssuerRow>(
+        'SELECT issuer, audience, algorithm, default_subject, active_kid, created_at FROM issuer WHERE id = 1',
+      ),
+      insertIssuer: db.prepare(
+        `INSERT INTO issuer (id, issuer, audience, algorithm, default_subject, active_kid, created_at)
+         VALUES (1, @issuer, @audience, @algorithm, @default_subject, @active_kid, @created_at)`,
+      ),
+      insertKey: db.prepare(
+        'INSERT INTO signing_keys (kid, alg, public_jwk, created_at, retired_at) VALUES (@kid, @alg, @public_jwk, @created_at, @retired_at)',
+      ),
+      listKeys: db.prepare<[], KeyRow>(
+        'SELECT kid, alg, public_jwk, created_at, retired_at FROM signing_keys ORDER BY created_at, kid',
+      ),
+      insertToken: db.prepare(
+        `INSERT INTO tokens (${TOKEN_COLUMNS})
+         VALUES (@jti, @subject, @name, @description, @scopes, @kid, @created_at, @expires_at, @revoked_at, @last_used_at)`,
+      ),
+      getToken: db.prepare<[string], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE jti = ?`),
+      getTokenState: db.prepare<[string], {name: string; revoked_at: number | null}>(
+        'SELECT name, revoked_at FROM tokens WHERE jti = ?',
+      ),
+      listActive: db.prepare<[], TokenRow>(
+        `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE revoked_at IS NULL ORDER BY created_at, jti`,
+      ),
+      listAll: db.prepare<[], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY created_at, jti`),
+      revoke: db.prepare<[number, string]>('UPDATE tokens SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL'),
+      recordLastUsed: db.prepare<[number, string, number]>(
+        'UPDATE tokens SET last_used_at = ? WHERE jti = ? AND (last_used_at IS NULL OR last_used_at < ?)',
+      ),
+    }
+  }
+
+  async getIssuer(): Promise<StoredIssuer | undefined> {
+    const row = this.guard(() => this.statements.getIssuer.get())
+    return row && toIssuer(row)
+  }
+
+  async initIssuer(issuer: StoredIssuer, key: StoredKey): Promise<boolean> {
+    return this.guard(() =>
+      this.db
+        .transaction(() => {
+          if (this.statements.getIssuer.get()) return false
+          this.statements.insertKey.run({
+            kid: key.kid,
+            alg: key.alg,
+            public_jwk: key.publicJwk,
+            created_at: key.createdAt,
+            retired_at: key.retiredAt,
+          })
+          this.statements.insertIssuer.run({
+            issuer: issuer.issuer,
+            audience: JSON.stringify(issuer.audience),
+            algorithm: issuer.algorithm,
+            default_subject: issuer.defaultSubject,
+            active_kid: issuer.activeKid,
+            created_at: issuer.createdAt,
+          })
+          return true
+        })
+        .immediate(),
+    )
+  }
+
+  async listKeys(): Promise<StoredKey[]> {
+    return this.guard(() => this.statements.listKeys.all()).map((row) => toKey(row))
+  }
+
+  async insertToken(token: StoredToken): Promise<void> {
+    this.guard(() =>
+      this.statements.insertToken.run({
+        jti: token.jti,
+        subject: token.subject,
+        name: token.name,
+        description: token.description,
+        scopes: token.scopes.join(' '),
+        kid: token.kid,
+        created_at: token.createdAt,
+        expires_at: token.expiresAt,
+        revoked_at: token.revokedAt,
+        last_used_at: token.lastUsedAt,
+      }),
+    )
+  }
+
+  async getToken(jti: string): Promise<StoredToken | undefined> {
+    const row = this.guard(() => this.statements.getToken.get(jti))
+    return row && toToken(row)
+  }
+
+  async getTokenState(jti: string): Promise<TokenState | undefined> {
+    let row
+    try {
+      row = this.statements.getTokenState.get(jti)
+    } catch (error) {
+      throw translateSqliteError(error, this.path)
+    }
+
+    return row && {name: row.name, revokedAt: row.revoked_at}
+  }
+
+  async listTokens(options: {includeRevoked: boolean}): Promise<StoredToken[]> {
+    const statement = options.includeRevoked ? this.statements.listAll : this.statements.listActive
+    return this.guard(() => statement.all()).map((row) => toToken(row))
+  }
+
+  async revokeToken(jti: string, revokedAt: number): Promise<RevokeOutcome> {
+    return this.guard(() => {
+      // A lost revocation would let a token back in, so this commit waits for the disk.
+      this.db.pragma('synchronous = FULL')
+      try {
+        const {changes} = this.statements.revoke.run(revokedAt, jti)
+        if (changes === 1) return 'revoked'
+        return this.statements.getTokenState.get(jti) ? 'already_revoked' : 'not_found'
+      } finally {
+        this.db.pragma('synchronous = NORMAL')
+      }
+    })
+  }
+
+  async recordLastUsed(uses: ReadonlyMap<string, number>): Promise<void> {
+    if (uses.size === 0) return
+    this.guard(() =>
+      this.db.transaction(() => {
+        for (const [jti, at] of uses) this.statements.recordLastUsed.run(at, jti, at)
+      })(),
+    )
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close()
+  }
+
+  private guard<T>(operation: () => T): T {
+    try {
+      return operation()
+    } catch (error) {
+      throw translateSqliteError(error, this.path)
+    }
+  }
+}
+
+function toToken(row: TokenRow): StoredToken {
+  return {
+    jti: row.jti,
+    subject: row.subject,
+    name: row.name,
+    description: row.description,
+    scopes: row.scopes === '' ? [] : row.scopes.split(' '),
+    kid: row.kid,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+    lastUsedAt: row.last_used_at,
+  }
+}
+
+function toIssuer(row: IssuerRow): StoredIssuer {
+  return {
+    issuer: row.issuer,
+    audience: JSON.parse(row.audience) as string[],
+    algorithm: row.algorithm as Algorithm,
+    defaultSubject: row.default_subject,
+    activeKid: row.active_kid,
+    createdAt: row.created_at,
+  }
+}
+
+function toKey(row: KeyRow): StoredKey {
+  return {
+    kid: row.kid,
+    alg: row.alg as Algorithm,
+    publicJwk: row.public_jwk,
+    createdAt: row.created_at,
+    retiredAt: row.retired_at,
+  }
+}

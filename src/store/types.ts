@@ -1,0 +1,61 @@
+import type {Algorithm} from '../issuer/types.js'
+
+/**
+ * The store's view of the world: plain metadata, times as epoch milliseconds. Never a JWT,
+ * never a signature, never a private key. Every method returns a promise so that a store over
+ * the network (PostgreSQL) can take SQLite's place without changing the issuer.
+ */
+
+export interface StoredToken {
+  jti: string
+  subject: string
+  name: string
+  description: string | null
+  scopes: string[]
+  kid: string
+  createdAt: number
+  expiresAt: number | null
+  revokedAt: number | null
+  lastUsedAt: number | null
+}
+
+/** The little the verifier needs on every call, fetched by the cheapest statement. */
+export interface TokenState {
+  name: string
+  revokedAt: number | null
+}
+
+export interface StoredKey {
+  kid: string
+  alg: Algorithm
+  publicJwk: string
+  createdAt: number
+  retiredAt: number | null
+}
+
+export interface StoredIssuer {
+  issuer: string
+  audience: string[]
+  algorithm: Algorithm
+  defaultSubject: string
+  activeKid: string
+  createdAt: number
+}
+
+export type RevokeOutcome = 'revoked' | 'not_found' | 'already_revoked'
+
+export interface Store {
+  getIssuer(): Promise<StoredIssuer | undefined>
+  /** Saves the issuer and its first key unless another process did first; false if it lost. */
+  initIssuer(issuer: StoredIssuer, key: StoredKey): Promise<boolean>
+  listKeys(): Promise<StoredKey[]>
+  insertToken(token: StoredToken): Promise<void>
+  getToken(jti: string): Promise<StoredToken | undefined>
+  getTokenState(jti: string): Promise<TokenState | undefined>
+  listTokens(options: {includeRevoked: boolean}): Promise<StoredToken[]>
+  /** Marks the token revoked, durably: a revocation must survive even a power loss. */
+  revokeToken(jti: string, revokedAt: number): Promise<RevokeOutcome>
+  /** Raises last_used_at to each given time; never lowers it. */
+  recordLastUsed(uses: ReadonlyMap<string, number>): Promise<void>
+  close(): void
+}
