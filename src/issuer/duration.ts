@@ -1,0 +1,38 @@
+import {CapeError} from './errors.js'
+
+const UNIT_SECONDS: Record<string, number> = {
+  s: 1,
+  m: 60,
+  h: 3600,
+  d: 86_400,
+  w: 604_800,
+  y: 31_536_000,
+}
+
+/** Longest lifetime accepted at all; lifetime policies below this are the issuer's business. */
+export const MAX_LIFETIME_SECONDS = 100 * UNIT_SECONDS.y!
+
+const DURATION = /^(?:\d{1,9}[smhdwy])+$/
+
+/** Parses `90d`, `12h`, `1h30m`, `2w` into seconds. */
+export function parseDuration(input: string): number {
+  const text = input.trim().toLowerCase()
+  if (!DURATION.test(text)) {
+    throw new CapeError(
+      'invalid_duration',
+      `invalid duration "${input}": use a number and a unit (s, m, h, d, w, y), e.g. 30d or 1h30m`,
+    )
+  }
+
+  let seconds = 0
+  for (const [, amount, unit] of text.matchAll(/(\d+)([smhdwy])/g)) {
+    seconds += Number(amount) * UNIT_SECONDS[unit!]!
+  }
+
+  if (seconds <= 0) throw new CapeError('invalid_duration', `invalid duration "${input}": it must be longer than zero`)
+  if (seconds > MAX_LIFETIME_SECONDS) {
+    throw new CapeError('invalid_duration', `invalid duration "${input}": the longest allowed is 100y`)
+  }
+
+  return seconds
+}

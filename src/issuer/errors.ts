@@ -1,0 +1,54 @@
+/**
+ * Every failure a user can act on is a CapeError with a stable `code`. Callers switch on the
+ * code, never on the message; the CLI maps the code's exit status through EXIT_CODES.
+ */
+export const EXIT_CODES = {
+  ok: 0,
+  /** The operation was refused: an invalid token, an unknown or already revoked id. */
+  failure: 1,
+  /** The command line was wrong: a missing or malformed flag or argument. */
+  usage: 2,
+  /** Local state is unusable: CAPE_HOME, the database or a key file. */
+  environment: 3,
+  /** A bug in cape (EX_SOFTWARE). */
+  internal: 70,
+} as const
+
+export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES]
+
+const CODE_EXIT = {
+  invalid_argument: EXIT_CODES.usage,
+  invalid_duration: EXIT_CODES.usage,
+  invalid_scope: EXIT_CODES.usage,
+  input_too_large: EXIT_CODES.usage,
+  missing_input: EXIT_CODES.usage,
+  invalid_token: EXIT_CODES.failure,
+  token_not_found: EXIT_CODES.failure,
+  token_already_revoked: EXIT_CODES.failure,
+  issuer_already_initialized: EXIT_CODES.failure,
+  home_unavailable: EXIT_CODES.environment,
+  store_unavailable: EXIT_CODES.environment,
+  store_corrupt: EXIT_CODES.environment,
+  store_too_new: EXIT_CODES.environment,
+  store_busy: EXIT_CODES.environment,
+  key_unavailable: EXIT_CODES.environment,
+  internal: EXIT_CODES.internal,
+} as const satisfies Record<string, ExitCode>
+
+export type ErrorCode = keyof typeof CODE_EXIT
+
+export class CapeError extends Error {
+  override readonly name = 'CapeError'
+  readonly code: ErrorCode
+  readonly exitCode: ExitCode
+
+  constructor(code: ErrorCode, message: string, options?: {cause?: unknown}) {
+    super(message, options)
+    this.code = code
+    this.exitCode = CODE_EXIT[code]
+  }
+}
+
+export function isCapeError(error: unknown): error is CapeError {
+  return error instanceof CapeError
+}

@@ -1,0 +1,268 @@
+import {rmSync} from 'node:fs'
+import {userInfo} from 'node:os'
+import {join} from 'node:path'
+
+import {SignJWT, type CryptoKey} from 'jose'
+
+import {describeFsError} from '../fs/describe-error.js'
+import {ensurePrivateDir} from '../fs/secure-files.js'
+import {Keyring} from '../keys/keyring.js'
+import {privateKeyPath, readPrivateKey, writePrivateKey} from '../keys/private-key-file.js'
+import {generateSigningKey, importKey} from '../keys/signing-key.js'
+import {SqliteStore} from '../store/sqlite-store.js'
+import type {Store, StoredIssuer, StoredToken} from '../store/types.js'
+import {DEFAULT_ALGORITHM, DEFAULT_AUDIENCE, DEFAULT_ISSUER} from './defaults.js'
+import {CapeError} from './errors.js'
+import {LastUsedRecorder} from './last-used.js'
+import {LIMITS, normalizeScopes, validateDescription, validateLabel} from './rules.js'
+import {newTokenId} from './token-id.js'
+import {TokenVerifier} from './verifier.js'
+import type {
+  CreatedToken,
+  CreateTokenInput,
+  InitIssuerInput,
+  IssuerClient,
+  IssuerSettings,
+  Jwks,
+  ListTokensOptions,
+  TokenRecord,
+  VerifyOptions,
+  VerifyResult,
+} from './types.js'
+
+export interface LocalIssuerOptions {
+  /** The data directory: `cape.db` and `keys/` live here. */
+  home: string
+  /** Epoch milliseconds; tests move the clock. */
+  now?: () => number
+}
+
+/** The issuer on this machine: SQLite for metadata and public keys, private keys in 0600 files. */
+export class LocalIssuer implements IssuerClient {
+  static async open(options: LocalIssuerOptions): Promise<LocalIssuer> {
+    try {
+      ensurePrivateDir(options.home)
+    } catch (error) {
+      throw new CapeError('home_unavailable', `cannot use ${options.home} as CAPE_HOME: ${describeFsError(error)}`, {
+        cause: error,
+      })
+    }
+
+    const store = SqliteStore.open(join(options.home, 'cape.db'))
+    try {
+      const issuer = new LocalIssuer(store, join(options.home, 'keys'), options.now ?? Date.now)
+      await issuer.load()
+      return issuer
+    } catch (error) {
+      store.close()
+      throw error
+    }
+  }
+
+  private state: StoredIssuer | undefined
+  private keyring = Keyring.empty
+  private signingKey: Promise<CryptoKey> | undefined
+  private readonly verifier: TokenVerifier
+  private readonly lastUsed: LastUsedRecorder
+
+  private constructor(
+    private readonly store: Store,
+    private readonly keysDir: string,
+    private readonly now: () => number,
+  ) {
+    this.lastUsed = new LastUsedRecorder((uses) => this.store.recordLastUsed(uses))
+    this.verifier = new TokenVerifier({
+      issuer: DEFAULT_ISSUER,
+      audience: DEFAULT_AUDIENCE,
+      keyring: Keyring.empty,
+      lookup: (jti) => this.store.getTokenState(jti),
+      onVerified: (jti, at) => this.lastUsed.record(jti, at),
+      now,
+    })
+  }
+
+  /** The issuer's settings, or undefined while it has not been set up. */
+  async settings(): Promise<IssuerSettings | undefined> {
+    return this.state && toSettings(this.state)
+  }
+
+  /** Sets the issuer up explicitly; refuses when it already exists, since keys and tokens depend on it. */
+  async init(input: InitIssuerInput = {}): Promise<IssuerSettings> {
+    if (this.state || !(await this.initialize(input))) {
+      throw new CapeError(
+        'issuer_already_initialized',
+        `the issuer is already set up (iss ${this.state!.issuer}, alg ${this.state!.algorithm}); use another CAPE_HOME for another issuer`,
+      )
+    }
+
+    return toSettings(this.state!)
+  }
+
+  async createToken(input: CreateTokenInput): Promise<CreatedToken> {
+    const name = validateLabel('name', input.name, LIMITS.name)
+    const description = validateDescription(input.description)
+    const scopes = normalizeScopes(input.scopes)
+    const issuer = await this.ensureInitialized()
+    const subject = validateLabel('subject', input.subject ?? issuer.defaultSubject, LIMITS.subject)
+
+    const createdAt = this.now()
+    const issuedAt = Math.floor(createdAt / 1000)
+    const expiresAtSeconds = input.expiresInSeconds === undefined ? undefined : issuedAt + input.expiresInSeconds
+    const jti = newTokenId()
+    // Claims in Cape's order; `exp` and `scope` only when they say something.
+    const claims = {
+      aud: issuer.audience,
+      ...(expiresAtSeconds === undefined ? {} : {exp: expiresAtSeconds}),
+      iat: issuedAt,
+      iss: issuer.issuer,
+      jti,
+      nbf: issuedAt,
+      scope: scopes.join(' '),
+      sub: subject,
+    }
+    const token = await new SignJWT(claims)
+      .setProtectedHeader({alg: issuer.algorithm, kid: issuer.activeKid, typ: 'JWT'})
+      .sign(await this.loadSigningKey(issuer))
+
+    const stored: StoredToken = {
+      jti,
+      subject,
+      name,
+      description,
+      scopes,
+      kid: issuer.activeKid,
+      createdAt,
+      expiresAt: expiresAtSeconds === undefined ? null : expiresAtSeconds * 1000,
+      revokedAt: null,
+      lastUsedAt: null,
+    }
+    // Committed before anyone sees the token: a printed token always verifies.
+    await this.store.insertToken(stored)
+    return {...this.toRecord(stored), token}
+  }
+
+  async listTokens(options: ListTokensOptions = {}): Promise<TokenRecord[]> {
+    const tokens = await this.store.listTokens({includeRevoked: options.includeRevoked ?? false})
+    return tokens.map((token) => this.toRecord(token))
+  }
+
+  async getToken(id: string): Promise<TokenRecord> {
+    const token = await this.store.getToken(id)
+    if (!token) throw notFound(id)
+    return this.toRecord(token)
+  }
+
+  async revokeToken(id: string): Promise<TokenRecord> {
+    const outcome = await this.store.revokeToken(id, this.now())
+    if (outcome === 'not_found') throw notFound(id)
+    if (outcome === 'already_revoked') {
+      throw new CapeError('token_already_revoked', `token ${id} is already revoked`)
+    }
+
+    return this.getToken(id)
+  }
+
+  verifyToken(token: string, options?: VerifyOptions): Promise<VerifyResult> {
+    return this.verifier.verify(token, options)
+  }
+
+  async jwks(): Promise<Jwks> {
+    await this.ensureInitialized()
+    return this.keyring.jwks()
+  }
+
+  async close(): Promise<void> {
+    await this.lastUsed.flush()
+    this.store.close()
+  }
+
+  private async load(): Promise<void> {
+    this.state = await this.store.getIssuer()
+    if (!this.state) return
+    this.keyring = await Keyring.load(await this.store.listKeys())
+    this.verifier.configure({issuer: this.state.issuer, audience: this.state.audience, keyring: this.keyring})
+  }
+
+  private async ensureInitialized(): Promise<StoredIssuer> {
+    if (!this.state) await this.initialize({})
+    return this.state!
+  }
+
+  /**
+   * Creates the first signing key and the issuer row. Several processes may race here on a new
+   * CAPE_HOME: the store lets exactly one win, the others adopt the winner's issuer.
+   */
+  private async initialize(input: InitIssuerInput): Promise<boolean> {
+    const algorithm = input.algorithm ?? DEFAULT_ALGORITHM
+    const key = await generateSigningKey(algorithm)
+    const createdAt = this.now()
+    const issuer: StoredIssuer = {
+      issuer: validateLabel('issuer', input.issuer ?? DEFAULT_ISSUER, LIMITS.issuer),
+      audience: (input.audience?.length ? [...new Set(input.audience)] : [...DEFAULT_AUDIENCE]).map((audience) =>
+        validateLabel('audience', audience, LIMITS.audience),
+      ),
+      algorithm,
+      defaultSubject: validateLabel('subject', input.defaultSubject ?? defaultSubject(), LIMITS.subject),
+      activeKid: key.kid,
+      createdAt,
+    }
+
+    // The private key is on disk before its row exists, so a committed issuer always has its key.
+    writePrivateKey(this.keysDir, key.kid, key.privateJwk)
+    const won = await this.store.initIssuer(issuer, {
+      kid: key.kid,
+      alg: algorithm,
+      publicJwk: JSON.stringify(key.publicJwk),
+      createdAt,
+      retiredAt: null,
+    })
+    if (!won) rmSync(privateKeyPath(this.keysDir, key.kid), {force: true})
+    await this.load()
+    return won
+  }
+
+  private loadSigningKey(issuer: StoredIssuer): Promise<CryptoKey> {
+    this.signingKey ??= importKey(readPrivateKey(this.keysDir, issuer.activeKid), issuer.algorithm)
+    return this.signingKey
+  }
+
+  private toRecord(token: StoredToken): TokenRecord {
+    return {
+      id: token.jti,
+      name: token.name,
+      description: token.description,
+      subject: token.subject,
+      scopes: token.scopes,
+      kid: token.kid,
+      status: token.revokedAt !== null ? 'revoked' : token.expiresAt !== null && token.expiresAt <= this.now() ? 'expired' : 'active',
+      createdAt: iso(token.createdAt),
+      expiresAt: isoOrNull(token.expiresAt),
+      revokedAt: isoOrNull(token.revokedAt),
+      lastUsedAt: isoOrNull(token.lastUsedAt),
+    }
+  }
+}
+
+function toSettings(state: StoredIssuer): IssuerSettings {
+  return {
+    issuer: state.issuer,
+    audience: state.audience,
+    algorithm: state.algorithm,
+    defaultSubject: state.defaultSubject,
+  }
+}
+
+function defaultSubject(): string {
+  try {
+    return userInfo().username
+  } catch {
+    return process.env.USER ?? 'cape'
+  }
+}
+
+function notFound(id: string): CapeError {
+  return new CapeError('token_not_found', `no token with id ${id}`)
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString()
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms))

@@ -1,0 +1,155 @@
+import {compactVerify} from 'jose'
+
+import type {Keyring} from '../keys/keyring.js'
+import type {TokenState} from '../store/types.js'
+import {grantsScopes} from './rules.js'
+import {SignatureCache} from './signature-cache.js'
+import {TOKEN_ID_PATTERN} from './token-id.js'
+import type {TokenClaims, VerifyOptions, VerifyReason, VerifyResult} from './types.js'
+
+/** Tokens longer than this are refused before any parsing; ours are well under 1 KiB. */
+export const MAX_TOKEN_LENGTH = 8192
+
+// Headers that carry or point to a key. A token never chooses its own key: only `kid` counts.
+const KEY_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const
+const SEGMENT = /^[A-Za-z0-9_-]+$/
+
+export interface VerifierConfig {
+  issuer: string
+  audience: readonly string[]
+  keyring: Keyring
+  /** Revocation state of a jti; undefined when the store has never heard of it. */
+  lookup: (jti: string) => Promise<TokenState | undefined>
+  /** Told of every successful verification, for last-used tracking. */
+  onVerified?: (jti: string, at: number) => void
+  now?: () => number
+  cacheSize?: number
+}
+
+/** What survives the first, expensive look at a token and holds for as long as its string. */
+interface CheckedToken {
+  claims: TokenClaims
+  scopes: string[]
+  expiresAt: string | null
+}
+
+const fail = (reason: VerifyReason): VerifyResult => ({valid: false, reason})
+
+/**
+ * Runs the checks of DESIGN.md in their order: structure, algorithm, key, signature, issuer,
+ * audience (all cached per token string), then time, existence, revocation and scope on every
+ * call.
+ */
+export class TokenVerifier {
+  private readonly cache: SignatureCache<CheckedToken>
+  private readonly now: () => number
+
+  constructor(private config: VerifierConfig) {
+    this.cache = new SignatureCache(config.cacheSize)
+    this.now = config.now ?? Date.now
+  }
+
+  /** New keys or expectations invalidate what was learnt under the old ones. */
+  configure(update: Pick<VerifierConfig, 'issuer' | 'audience' | 'keyring'>): void {
+    this.config = {...this.config, ...update}
+    this.cache.clear()
+  }
+
+  async verify(token: string, options?: VerifyOptions): Promise<VerifyResult> {
+    if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) return fail('malformed')
+
+    let checked = this.cache.get(token)
+    if (checked === undefined) {
+      const firstSight = await this.checkFirstSight(token)
+      if (typeof firstSight === 'string') return fail(firstSight)
+      checked = firstSight
+      this.cache.set(token, checked)
+    }
+
+    const now = this.now()
+    const {claims} = checked
+    if (claims.nbf * 1000 > now) return fail('not_yet_valid')
+    if (claims.exp !== undefined && claims.exp * 1000 <= now) return fail('expired')
+
+    const state = await this.config.lookup(claims.jti)
+    if (state === undefined) return fail('unknown_token')
+    if (state.revokedAt !== null) return fail('revoked')
+    if (options?.requiredScopes && !grantsScopes(checked.scopes, options.requiredScopes)) {
+      return fail('insufficient_scope')
+    }
+
+    this.config.onVerified?.(claims.jti, now)
+    return {
+      valid: true,
+      id: claims.jti,
+      subject: claims.sub,
+      name: state.name,
+      scopes: checked.scopes,
+      expiresAt: checked.expiresAt,
+      claims,
+    }
+  }
+
+  private async checkFirstSight(token: string): Promise<CheckedToken | VerifyReason> {
+    const segments = token.split('.')
+    if (segments.length !== 3 || !segments.every((segment) => SEGMENT.test(segment))) return 'malformed'
+    const header = decodeJsonSegment(segments[0]!)
+    const payload = decodeJsonSegment(segments[1]!)
+    if (header === undefined || payload === undefined || typeof header.alg !== 'string') return 'malformed'
+    if (header.typ !== undefined && (typeof header.typ !== 'string' || header.typ.toUpperCase() !== 'JWT')) {
+      return 'malformed'
+    }
+
+    const {keyring} = this.config
+    if (!keyring.algorithms.has(header.alg)) return 'unsupported_alg'
+    if (KEY_HEADERS.some((name) => name in header) || typeof header.kid !== 'string') return 'unknown_key'
+    const key = keyring.get(header.kid)
+    if (key === undefined) return 'unknown_key'
+    if (key.alg !== header.alg) return 'unsupported_alg'
+
+    try {
+      await compactVerify(token, key.key, {algorithms: [key.alg]})
+    } catch (error) {
+      return (error as {code?: string}).code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' ? 'bad_signature' : 'malformed'
+    }
+
+    if (!hasClaimShapes(payload)) return 'malformed'
+    if (payload.iss !== this.config.issuer) return 'wrong_issuer'
+    const audiences = typeof payload.aud === 'string' ? [payload.aud] : payload.aud
+    if (!audiences.some((audience) => this.config.audience.includes(audience))) return 'wrong_audience'
+
+    const scopes = payload.scope === undefined || payload.scope === '' ? [] : payload.scope.split(' ')
+    const expiresAt = payload.exp === undefined ? null : new Date(payload.exp * 1000).toISOString()
+    return {claims: payload, scopes, expiresAt}
+  }
+}
+
+function decodeJsonSegment(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const isNumericDate = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value)
+
+/** Our tokens always carry these claims with these types; anything else is not one of ours. */
+function hasClaimShapes(payload: Record<string, unknown>): payload is TokenClaims {
+  const {aud, iat, iss, jti, nbf, sub, exp, scope} = payload
+  return (
+    (typeof aud === 'string' || (Array.isArray(aud) && aud.every((item) => typeof item === 'string'))) &&
+    typeof iss === 'string' &&
+    typeof sub === 'string' &&
+    sub.length > 0 &&
+    typeof jti === 'string' &&
+    TOKEN_ID_PATTERN.test(jti) &&
+    isNumericDate(iat) &&
+    isNumericDate(nbf) &&
+    (exp === undefined || isNumericDate(exp)) &&
+    (scope === undefined || typeof scope === 'string')
+  )
+}

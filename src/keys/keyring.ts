@@ -1,0 +1,44 @@
+import type {CryptoKey, JWK} from 'jose'
+
+import type {Algorithm, Jwks, PublicJwk} from '../issuer/types.js'
+import type {StoredKey} from '../store/types.js'
+import {importKey} from './signing-key.js'
+
+export interface VerificationKey {
+  kid: string
+  alg: Algorithm
+  key: CryptoKey
+  jwk: PublicJwk
+}
+
+/** The issuer's public keys, imported once; the only keys a token may name in its `kid`. */
+export class Keyring {
+  static readonly empty = new Keyring([])
+
+  static async load(stored: readonly StoredKey[]): Promise<Keyring> {
+    const usable = stored.filter((key) => key.retiredAt === null)
+    const keys = await Promise.all(
+      usable.map(async (key) => {
+        const jwk = JSON.parse(key.publicJwk) as PublicJwk
+        return {kid: key.kid, alg: key.alg, jwk, key: await importKey(jwk as JWK, key.alg)}
+      }),
+    )
+    return new Keyring(keys)
+  }
+
+  readonly algorithms: ReadonlySet<string>
+  private readonly byKid: ReadonlyMap<string, VerificationKey>
+
+  private constructor(keys: readonly VerificationKey[]) {
+    this.byKid = new Map(keys.map((key) => [key.kid, key]))
+    this.algorithms = new Set(keys.map((key) => key.alg))
+  }
+
+  get(kid: string): VerificationKey | undefined {
+    return this.byKid.get(kid)
+  }
+
+  jwks(): Jwks {
+    return {keys: [...this.byKid.values()].map((key) => key.jwk)}
+  }
+}
