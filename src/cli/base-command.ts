@@ -1,0 +1,41 @@
+import {Command} from '@oclif/core'
+
+import type {LocalIssuer} from '../issuer/local-issuer.js'
+import {reportError} from './errors.js'
+import {capeHome} from './home.js'
+
+/**
+ * What every cape command shares: `--json`, the issuer opened lazily (so `--help` never loads
+ * SQLite or crypto), one-line errors with documented exit codes, and the store closed at the end.
+ */
+export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = true
+
+  private issuerPromise: Promise<LocalIssuer> | undefined
+
+  protected issuer(): Promise<LocalIssuer> {
+    this.issuerPromise ??= import('../issuer/local-issuer.js').then(({LocalIssuer}) =>
+      LocalIssuer.open({home: capeHome(this.config.dataDir)}),
+    )
+    return this.issuerPromise
+  }
+
+  // oclif ignores error.oclif.exit under --json (oclif/core#1423), so the exit code is set here.
+  protected override async catch(error: Error): Promise<void> {
+    const {code, message, exitCode} = reportError(error)
+    process.exitCode = exitCode
+    if (this.jsonEnabled()) {
+      this.logJson({error: {code, message}})
+    } else {
+      process.stderr.write(`Error: ${message}\n`)
+    }
+
+    if (process.env.DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`)
+  }
+
+  protected override async finally(error: Error | undefined): Promise<void> {
+    const issuer = await this.issuerPromise?.catch(() => undefined)
+    await issuer?.close()
+    await super.finally(error)
+  }
+}

@@ -1,0 +1,36 @@
+import {Errors} from '@oclif/core'
+
+import {EXIT_CODES, isCapeError, type ErrorCode, type ExitCode} from '../issuer/errors.js'
+
+export interface ErrorReport {
+  code: ErrorCode
+  message: string
+  exitCode: ExitCode | number
+}
+
+/** Turns anything thrown into one line a user can read, a stable code and an exit status. */
+export function reportError(error: unknown): ErrorReport {
+  if (isCapeError(error)) return {code: error.code, message: oneLine(error.message), exitCode: error.exitCode}
+  if (error instanceof Errors.CLIError) {
+    return {code: 'invalid_argument', message: oneLine(error.message), exitCode: error.oclif.exit ?? EXIT_CODES.usage}
+  }
+
+  const message = error instanceof Error ? error.message : String(error)
+  return {
+    code: 'internal',
+    message: `unexpected error: ${oneLine(message)} (set DEBUG=cape to see where)`,
+    exitCode: EXIT_CODES.internal,
+  }
+}
+
+const OCLIF_FILLER = /^(See more help with --help|The following errors? occurred:)$/
+
+// oclif folds a flag's parse error into "Parsing --flag \n\t<reason>\nSee more help with --help".
+function oneLine(message: string): string {
+  return message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0 && !OCLIF_FILLER.test(line))
+    .join(': ')
+    .replace(/^Parsing (--[\w-]+):/, '$1:')
+}

@@ -1,0 +1,32 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../cli/base-command.js'
+import {renderTokenTable} from '../../cli/token-table.js'
+import type {TokenRecord} from '../../issuer/types.js'
+
+export default class TokenList extends BaseCommand {
+  static override summary = 'List your tokens (never the tokens themselves, which are not stored).'
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --all --json']
+
+  static override flags = {
+    all: Flags.boolean({char: 'a', description: 'include revoked tokens, with a STATUS column'}),
+  }
+
+  async run(): Promise<TokenRecord[]> {
+    const {flags} = await this.parse(TokenList)
+    const issuer = await this.issuer()
+    const tokens = await issuer.listTokens({includeRevoked: flags.all})
+
+    if (tokens.length === 0) {
+      this.log(
+        flags.all
+          ? 'No tokens yet. Create one with: cape token create --name NAME'
+          : 'No active tokens. Create one with: cape token create --name NAME (--all shows revoked ones)',
+      )
+    } else {
+      this.log(renderTokenTable(tokens, {withStatus: flags.all}))
+    }
+
+    return tokens
+  }
+}

@@ -1,0 +1,58 @@
+import {Args} from '@oclif/core'
+
+import {BaseCommand} from '../../cli/base-command.js'
+import {scopeFlag} from '../../cli/flags.js'
+import {readSecretFromStdin} from '../../cli/stdin.js'
+import {CapeError, EXIT_CODES} from '../../issuer/errors.js'
+import type {TokenClaims, VerifyResult} from '../../issuer/types.js'
+
+export type TokenVerifyResult =
+  | {valid: true; id: string; subject: string; name: string; claims: TokenClaims}
+  | {valid: false; reason: string}
+
+export default class TokenVerify extends BaseCommand {
+  static override summary = 'Check a token: signature, claims, revocation and, if asked, scopes.'
+  static override description = `Exit status 0 when the token is valid, 1 with the reason when it is not.
+Pass "-" to read the token from stdin and keep it out of your shell history.`
+
+  static override examples = [
+    'echo "$TOKEN" | <%= config.bin %> <%= command.id %> -',
+    '<%= config.bin %> <%= command.id %> eyJhbGciOi... --scope api --json',
+  ]
+
+  static override args = {
+    token: Args.string({description: 'the token, or - to read it from stdin'}),
+  }
+
+  static override flags = {
+    scope: scopeFlag({char: 's', description: 'scope the token must grant (repeatable)'}),
+  }
+
+  async run(): Promise<TokenVerifyResult> {
+    const {args, flags} = await this.parse(TokenVerify)
+    if (args.token === undefined) {
+      throw new CapeError('missing_input', 'no token given: pass it as an argument, or - to read it from stdin')
+    }
+
+    const token = args.token === '-' ? await readSecretFromStdin() : args.token
+    const issuer = await this.issuer()
+    const result = await issuer.verifyToken(token, {requiredScopes: flags.scope})
+    if (!result.valid) {
+      process.exitCode = EXIT_CODES.failure
+      if (!this.jsonEnabled()) process.stderr.write(`Invalid token: ${result.reason}\n`)
+      return {valid: false, reason: result.reason}
+    }
+
+    this.log(describeValid(result))
+    return {valid: true, id: result.id, subject: result.subject, name: result.name, claims: result.claims}
+  }
+}
+
+function describeValid(result: Extract<VerifyResult, {valid: true}>): string {
+  return [
+    `Valid token ${result.id} ("${result.name}")`,
+    `subject: ${result.subject}`,
+    `scopes:  ${result.scopes.join(' ') || '(none)'}`,
+    `expires: ${result.expiresAt ?? 'never'}`,
+  ].join('\n')
+}
