@@ -22,6 +22,9 @@ export abstract class BaseCommand extends Command {
 
   // oclif ignores error.oclif.exit under --json (oclif/core#1423), so the exit code is set here.
   protected override async catch(error: Error): Promise<void> {
+    // A failed parse is still a parse: without this oclif adds an "UnparsedCommand" warning
+    // under NODE_ENV=development or test.
+    this.parsed = true
     const {code, message, exitCode} = reportError(error)
     process.exitCode = exitCode
     if (this.jsonEnabled()) {

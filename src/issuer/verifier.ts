@@ -13,6 +13,8 @@ export const MAX_TOKEN_LENGTH = 8192
 // Headers that carry or point to a key. A token never chooses its own key: only `kid` counts.
 const KEY_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const
 const SEGMENT = /^[A-Za-z0-9_-]+$/
+// Empty for `alg: none`, which must reach the algorithm check to be refused by name.
+const SIGNATURE_SEGMENT = /^[A-Za-z0-9_-]*$/
 
 export interface VerifierConfig {
   issuer: string
@@ -92,9 +94,18 @@ export class TokenVerifier {
 
   private async checkFirstSight(token: string): Promise<CheckedToken | VerifyReason> {
     const segments = token.split('.')
-    if (segments.length !== 3 || !segments.every((segment) => SEGMENT.test(segment))) return 'malformed'
-    const header = decodeJsonSegment(segments[0]!)
-    const payload = decodeJsonSegment(segments[1]!)
+    const [encodedHeader, encodedPayload, signature] = segments
+    if (
+      segments.length !== 3 ||
+      !SEGMENT.test(encodedHeader!) ||
+      !SEGMENT.test(encodedPayload!) ||
+      !SIGNATURE_SEGMENT.test(signature!)
+    ) {
+      return 'malformed'
+    }
+
+    const header = decodeJsonSegment(encodedHeader!)
+    const payload = decodeJsonSegment(encodedPayload!)
     if (header === undefined || payload === undefined || typeof header.alg !== 'string') return 'malformed'
     if (header.typ !== undefined && (typeof header.typ !== 'string' || header.typ.toUpperCase() !== 'JWT')) {
       return 'malformed'
