@@ -1,0 +1,56 @@
+import {spawn} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
+
+export const ROOT = resolve(import.meta.dirname, '../..')
+export const BIN = join(ROOT, 'bin/run.js')
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+export interface RunOptions {
+  home: string
+  input?: string
+  env?: Record<string, string>
+}
+
+/** Runs the built CLI as a user would: a real process, a real CAPE_HOME, no TTY. */
+export function runCli(args: readonly string[], options: RunOptions): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: {...process.env, CAPE_HOME: options.home, TZ: 'UTC', DEBUG: '', ...options.env},
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    child.on('error', reject)
+    child.on('close', (code) => resolvePromise({code, stdout, stderr}))
+    child.stdin.on('error', () => {
+      // the CLI may exit before reading all of a huge input
+    })
+    child.stdin.end(options.input ?? '')
+  })
+}
+
+/** A fresh temp directory with `home` inside it (not yet created, as on a new machine). */
+export function tempHome(): {root: string; home: string; cleanup: () => void} {
+  const root = mkdtempSync(join(tmpdir(), 'cape-test-'))
+  return {root, home: join(root, 'home'), cleanup: () => rmSync(root, {recursive: true, force: true})}
+}
+
+export function parseJson<T = any>(text: string): T {
+  return JSON.parse(text) as T
+}
+
+/** The token printed by `token create` in human mode. */
+export function tokenFrom(stdout: string): string {
+  const match = /^Success! Your token: (\S+)$/m.exec(stdout)
+  if (!match) throw new Error(`no token in output: ${stdout}`)
+  return match[1]!
+}
