@@ -2,13 +2,10 @@ import {rmSync} from 'node:fs'
 import {userInfo} from 'node:os'
 import {join} from 'node:path'
 
-import {SignJWT, type CryptoKey} from 'jose'
-
 import {describeFsError} from '../fs/describe-error.js'
 import {ensurePrivateDir} from '../fs/secure-files.js'
-import {Keyring} from '../keys/keyring.js'
-import {privateKeyPath, readPrivateKey, writePrivateKey} from '../keys/private-key-file.js'
-import {generateSigningKey, importKey} from '../keys/signing-key.js'
+import {privateKeyPath, writePrivateKey} from '../keys/private-key-file.js'
+import type {TokenSigner} from '../keys/token-signer.js'
 import {SqliteStore} from '../store/sqlite-store.js'
 import type {Store, StoredIssuer, StoredToken} from '../store/types.js'
 import {DEFAULT_ALGORITHM, DEFAULT_AUDIENCE, DEFAULT_ISSUER} from './defaults.js'
@@ -16,7 +13,7 @@ import {CapeError} from './errors.js'
 import {LastUsedRecorder} from './last-used.js'
 import {LIMITS, normalizeScopes, validateDescription, validateLabel} from './rules.js'
 import {newTokenId} from './token-id.js'
-import {TokenVerifier} from './verifier.js'
+import type {TokenVerifier} from './verifier.js'
 import type {
   CreatedToken,
   CreateTokenInput,
@@ -25,6 +22,7 @@ import type {
   IssuerSettings,
   Jwks,
   ListTokensOptions,
+  PublicJwk,
   TokenRecord,
   VerifyOptions,
   VerifyResult,
@@ -37,7 +35,10 @@ export interface LocalIssuerOptions {
   now?: () => number
 }
 
-/** The issuer on this machine: SQLite for metadata and public keys, private keys in 0600 files. */
+/**
+ * The issuer on this machine: SQLite for metadata and public keys, private keys in 0600 files.
+ * The crypto (jose, key imports) loads on first use, so listing or revoking never pays for it.
+ */
 export class LocalIssuer implements IssuerClient {
   static async open(options: LocalIssuerOptions): Promise<LocalIssuer> {
     try {
@@ -60,9 +61,9 @@ export class LocalIssuer implements IssuerClient {
   }
 
   private state: StoredIssuer | undefined
-  private keyring = Keyring.empty
-  private signingKey: Promise<CryptoKey> | undefined
-  private readonly verifier: TokenVerifier
+  private signer: Promise<TokenSigner> | undefined
+  private verifier: TokenVerifier | undefined
+  private verifierLoading: Promise<TokenVerifier> | undefined
   private readonly lastUsed: LastUsedRecorder
 
   private constructor(
@@ -71,14 +72,6 @@ export class LocalIssuer implements IssuerClient {
     private readonly now: () => number,
   ) {
     this.lastUsed = new LastUsedRecorder((uses) => this.store.recordLastUsed(uses))
-    this.verifier = new TokenVerifier({
-      issuer: DEFAULT_ISSUER,
-      audience: DEFAULT_AUDIENCE,
-      keyring: Keyring.empty,
-      lookup: (jti) => this.store.getTokenState(jti),
-      onVerified: (jti, at) => this.lastUsed.record(jti, at),
-      now,
-    })
   }
 
   /** The issuer's settings, or undefined while it has not been set up. */
@@ -120,9 +113,7 @@ export class LocalIssuer implements IssuerClient {
       scope: scopes.join(' '),
       sub: subject,
     }
-    const token = await new SignJWT(claims)
-      .setProtectedHeader({alg: issuer.algorithm, kid: issuer.activeKid, typ: 'JWT'})
-      .sign(await this.loadSigningKey(issuer))
+    const token = await (await this.loadSigner(issuer)).sign(claims)
 
     const stored: StoredToken = {
       jti,
@@ -163,12 +154,14 @@ export class LocalIssuer implements IssuerClient {
   }
 
   verifyToken(token: string, options?: VerifyOptions): Promise<VerifyResult> {
-    return this.verifier.verify(token, options)
+    if (this.verifier) return this.verifier.verify(token, options)
+    return this.loadVerifier().then((verifier) => verifier.verify(token, options))
   }
 
   async jwks(): Promise<Jwks> {
     await this.ensureInitialized()
-    return this.keyring.jwks()
+    const keys = await this.store.listKeys()
+    return {keys: keys.filter((key) => key.retiredAt === null).map((key) => JSON.parse(key.publicJwk) as PublicJwk)}
   }
 
   async close(): Promise<void> {
@@ -178,9 +171,29 @@ export class LocalIssuer implements IssuerClient {
 
   private async load(): Promise<void> {
     this.state = await this.store.getIssuer()
-    if (!this.state) return
-    this.keyring = await Keyring.load(await this.store.listKeys())
-    this.verifier.configure({issuer: this.state.issuer, audience: this.state.audience, keyring: this.keyring})
+    // Whatever was learnt about keys before this (re)load no longer holds.
+    this.verifier = undefined
+    this.verifierLoading = undefined
+  }
+
+  private loadVerifier(): Promise<TokenVerifier> {
+    this.verifierLoading ??= (async () => {
+      const [{TokenVerifier}, {Keyring}] = await Promise.all([import('./verifier.js'), import('../keys/keyring.js')])
+      const verifier = new TokenVerifier({
+        issuer: this.state?.issuer ?? DEFAULT_ISSUER,
+        audience: this.state?.audience ?? DEFAULT_AUDIENCE,
+        keyring: this.state ? await Keyring.load(await this.store.listKeys()) : Keyring.empty,
+        lookup: (jti) => this.store.getTokenState(jti),
+        onVerified: (jti, at) => this.lastUsed.record(jti, at),
+        now: this.now,
+      })
+      this.verifier = verifier
+      return verifier
+    })().catch((error: unknown) => {
+      this.verifierLoading = undefined
+      throw error
+    })
+    return this.verifierLoading
   }
 
   private async ensureInitialized(): Promise<StoredIssuer> {
@@ -194,6 +207,7 @@ export class LocalIssuer implements IssuerClient {
    */
   private async initialize(input: InitIssuerInput): Promise<boolean> {
     const algorithm = input.algorithm ?? DEFAULT_ALGORITHM
+    const {generateSigningKey} = await import('../keys/signing-key.js')
     const key = await generateSigningKey(algorithm)
     const createdAt = this.now()
     const issuer: StoredIssuer = {
@@ -221,9 +235,15 @@ export class LocalIssuer implements IssuerClient {
     return won
   }
 
-  private loadSigningKey(issuer: StoredIssuer): Promise<CryptoKey> {
-    this.signingKey ??= importKey(readPrivateKey(this.keysDir, issuer.activeKid), issuer.algorithm)
-    return this.signingKey
+  private loadSigner(issuer: StoredIssuer): Promise<TokenSigner> {
+    this.signer ??= import('../keys/token-signer.js')
+      .then(({TokenSigner}) => TokenSigner.load(this.keysDir, issuer.activeKid, issuer.algorithm))
+      .catch((error: unknown) => {
+        // Not cached: a key file put back in place should work on the next call.
+        this.signer = undefined
+        throw error
+      })
+    return this.signer
   }
 
   private toRecord(token: StoredToken): TokenRecord {

@@ -46,15 +46,9 @@ export class TokenVerifier {
   private readonly cache: SignatureCache<CheckedToken>
   private readonly now: () => number
 
-  constructor(private config: VerifierConfig) {
+  constructor(private readonly config: VerifierConfig) {
     this.cache = new SignatureCache(config.cacheSize)
     this.now = config.now ?? Date.now
-  }
-
-  /** New keys or expectations invalidate what was learnt under the old ones. */
-  configure(update: Pick<VerifierConfig, 'issuer' | 'audience' | 'keyring'>): void {
-    this.config = {...this.config, ...update}
-    this.cache.clear()
   }
 
   async verify(token: string, options?: VerifyOptions): Promise<VerifyResult> {

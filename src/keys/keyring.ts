@@ -1,6 +1,6 @@
 import type {CryptoKey, JWK} from 'jose'
 
-import type {Algorithm, Jwks, PublicJwk} from '../issuer/types.js'
+import type {Algorithm} from '../issuer/types.js'
 import type {StoredKey} from '../store/types.js'
 import {importKey} from './signing-key.js'
 
@@ -8,7 +8,6 @@ export interface VerificationKey {
   kid: string
   alg: Algorithm
   key: CryptoKey
-  jwk: PublicJwk
 }
 
 /** The issuer's public keys, imported once; the only keys a token may name in its `kid`. */
@@ -19,8 +18,8 @@ export class Keyring {
     const usable = stored.filter((key) => key.retiredAt === null)
     const keys = await Promise.all(
       usable.map(async (key) => {
-        const jwk = JSON.parse(key.publicJwk) as PublicJwk
-        return {kid: key.kid, alg: key.alg, jwk, key: await importKey(jwk as JWK, key.alg)}
+        const jwk = JSON.parse(key.publicJwk) as JWK
+        return {kid: key.kid, alg: key.alg, key: await importKey(jwk, key.alg)}
       }),
     )
     return new Keyring(keys)
@@ -36,9 +35,5 @@ export class Keyring {
 
   get(kid: string): VerificationKey | undefined {
     return this.byKid.get(kid)
-  }
-
-  jwks(): Jwks {
-    return {keys: [...this.byKid.values()].map((key) => key.jwk)}
   }
 }
