@@ -24,6 +24,7 @@ import type {
   ListTokensOptions,
   PublicJwk,
   TokenRecord,
+  TokenStatus,
   VerifyOptions,
   VerifyResult,
 } from './types.js'
@@ -207,29 +208,27 @@ export class LocalIssuer implements IssuerClient {
    */
   private async initialize(input: InitIssuerInput): Promise<boolean> {
     const algorithm = input.algorithm ?? DEFAULT_ALGORITHM
+    const issuer = validateLabel('issuer', input.issuer ?? DEFAULT_ISSUER, LIMITS.issuer)
+    const audience = [...new Set(input.audience?.length ? input.audience : DEFAULT_AUDIENCE)].map((entry) =>
+      validateLabel('audience', entry, LIMITS.audience),
+    )
+    const subject = validateLabel('subject', input.defaultSubject ?? defaultSubject(), LIMITS.subject)
+
     const {generateSigningKey} = await import('../keys/signing-key.js')
     const key = await generateSigningKey(algorithm)
     const createdAt = this.now()
-    const issuer: StoredIssuer = {
-      issuer: validateLabel('issuer', input.issuer ?? DEFAULT_ISSUER, LIMITS.issuer),
-      audience: (input.audience?.length ? [...new Set(input.audience)] : [...DEFAULT_AUDIENCE]).map((audience) =>
-        validateLabel('audience', audience, LIMITS.audience),
-      ),
-      algorithm,
-      defaultSubject: validateLabel('subject', input.defaultSubject ?? defaultSubject(), LIMITS.subject),
-      activeKid: key.kid,
-      createdAt,
-    }
-
     // The private key is on disk before its row exists, so a committed issuer always has its key.
     writePrivateKey(this.keysDir, key.kid, key.privateJwk)
-    const won = await this.store.initIssuer(issuer, {
-      kid: key.kid,
-      alg: algorithm,
-      publicJwk: JSON.stringify(key.publicJwk),
-      createdAt,
-      retiredAt: null,
-    })
+    const won = await this.store.initIssuer(
+      {issuer, audience, algorithm, defaultSubject: subject, activeKid: key.kid, createdAt},
+      {
+        kid: key.kid,
+        alg: algorithm,
+        publicJwk: JSON.stringify(key.publicJwk),
+        createdAt,
+        retiredAt: null,
+      },
+    )
     if (!won) rmSync(privateKeyPath(this.keysDir, key.kid), {force: true})
     await this.load()
     return won
@@ -246,6 +245,11 @@ export class LocalIssuer implements IssuerClient {
     return this.signer
   }
 
+  private statusOf(token: StoredToken): TokenStatus {
+    if (token.revokedAt !== null) return 'revoked'
+    return token.expiresAt !== null && token.expiresAt <= this.now() ? 'expired' : 'active'
+  }
+
   private toRecord(token: StoredToken): TokenRecord {
     return {
       id: token.jti,
@@ -254,7 +258,7 @@ export class LocalIssuer implements IssuerClient {
       subject: token.subject,
       scopes: token.scopes,
       kid: token.kid,
-      status: token.revokedAt !== null ? 'revoked' : token.expiresAt !== null && token.expiresAt <= this.now() ? 'expired' : 'active',
+      status: this.statusOf(token),
       createdAt: iso(token.createdAt),
       expiresAt: isoOrNull(token.expiresAt),
       revokedAt: isoOrNull(token.revokedAt),
