@@ -9,9 +9,10 @@ export const durationFlag = Flags.custom<number>({
   parse: async (input) => parseDuration(input),
 })
 
-/** One scope per use of the flag; repeat the flag for more. */
+/** One scope per use of the flag; repeat the flag for more (`--scope a b` would swallow an argument). */
 export const scopeFlag = Flags.custom<string>({
   helpValue: '<scope>',
   multiple: true,
+  multipleNonGreedy: true,
   parse: async (input) => validateScope(input),
 })

@@ -55,6 +55,8 @@ describe('the user journey through bin/run.js', () => {
   it('checks scopes exactly, never by prefix', async () => {
     const scoped = tokenFrom((await run(['token', 'create', '-n', 'scoped', '--scope', 'tokens:read'])).stdout)
     expect((await run(['token', 'verify', scoped, '--scope', 'tokens:read'])).code).toBe(0)
+    // a scope flag before the token does not swallow it
+    expect((await run(['token', 'verify', '--scope', 'tokens:read', scoped])).code).toBe(0)
     const prefix = await run(['token', 'verify', scoped, '--scope', 'tokens'])
     expect(prefix).toMatchObject({code: 1, stderr: 'Invalid token: insufficient_scope\n'})
   })
