@@ -16,22 +16,33 @@ describe('SignatureCache', () => {
 })
 
 describe('LastUsedRecorder', () => {
-  it('writes the latest time per token in one batch', async () => {
+  const options = {intervalMs: 60_000, resolutionMs: 60_000, maxPending: 10_000, maxRecent: 100}
+
+  it('writes one time per token per batch, to the minute', async () => {
     const batches: Array<Record<string, number>> = []
-    const recorder = new LastUsedRecorder(async (uses) => void batches.push(Object.fromEntries(uses)), 60_000)
-    recorder.record('a', 1)
-    recorder.record('b', 2)
-    recorder.record('a', 3)
+    const recorder = new LastUsedRecorder(async (uses) => void batches.push(Object.fromEntries(uses)), options)
+    recorder.record('a', 0)
+    recorder.record('b', 2000)
+    recorder.record('a', 59_999)
     expect(batches).toEqual([])
     await recorder.flush()
-    expect(batches).toEqual([{a: 3, b: 2}])
+    expect(batches).toEqual([{a: 0, b: 2000}])
     await recorder.flush()
     expect(batches).toHaveLength(1)
+
+    recorder.record('a', 60_000)
+    recorder.record('b', 3000)
+    await recorder.flush()
+    expect(batches).toEqual([{a: 0, b: 2000}, {a: 60_000}])
   })
 
   it('flushes by itself after its interval and when too much is pending', async () => {
     const batches: number[] = []
-    const recorder = new LastUsedRecorder(async (uses) => void batches.push(uses.size), 20, 3)
+    const recorder = new LastUsedRecorder(async (uses) => void batches.push(uses.size), {
+      ...options,
+      intervalMs: 20,
+      maxPending: 3,
+    })
     recorder.record('a', 1)
     await new Promise((resolve) => setTimeout(resolve, 60))
     expect(batches).toEqual([1])
