@@ -1,7 +1,7 @@
 import {compactVerify} from 'jose'
 
 import type {Keyring} from '../keys/keyring.js'
-import type {TokenState} from '../store/types.js'
+import type {MaybePromise, TokenState} from '../store/types.js'
 import {grantsScopes} from './rules.js'
 import {SignatureCache} from './signature-cache.js'
 import {TOKEN_ID_PATTERN} from './token-id.js'
@@ -21,7 +21,7 @@ export interface VerifierConfig {
   audience: readonly string[]
   keyring: Keyring
   /** Revocation state of a jti; undefined when the store has never heard of it. */
-  lookup: (jti: string) => Promise<TokenState | undefined>
+  lookup: (jti: string) => MaybePromise<TokenState | undefined>
   /** Told of every successful verification, for last-used tracking. */
   onVerified?: (jti: string, at: number) => void
   now?: () => number
@@ -67,7 +67,8 @@ export class TokenVerifier {
     if (claims.nbf * 1000 > now) return fail('not_yet_valid')
     if (claims.exp !== undefined && claims.exp * 1000 <= now) return fail('expired')
 
-    const state = await this.config.lookup(claims.jti)
+    const found = this.config.lookup(claims.jti)
+    const state = found instanceof Promise ? await found : found
     if (state === undefined) return fail('unknown_token')
     if (state.revokedAt !== null) return fail('revoked')
     if (options?.requiredScopes && !grantsScopes(checked.scopes, options.requiredScopes)) {
