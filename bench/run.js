@@ -1,0 +1,52 @@
+// npm run bench: every benchmark in one run, figures and ratios against the goals.
+// BENCH_TOKENS (default 1000000) sets the store size; BENCH_QUICK=1 shortens every run.
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {bytesPerToken, creationRate} from './create.js'
+import {formatBytes, formatRate, printTable, verdict} from './lib/measure.js'
+import {buildStore} from './lib/store.js'
+import {coldStart} from './startup.js'
+import {cachedVerify, firstSightVerify, lastUsedCost} from './verify.js'
+
+const total = Number(process.env.BENCH_TOKENS ?? 1_000_000)
+const quick = process.env.BENCH_QUICK === '1'
+const scale = quick ? 0.1 : 1
+const work = mkdtempSync(join(tmpdir(), 'cape-bench-'))
+const started = performance.now()
+const step = (label) => console.error(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${label}`)
+
+try {
+  step(`building a store of ${total.toLocaleString('en-US')} tokens`)
+  const big = {home: join(work, 'big')}
+  Object.assign(big, await buildStore(big.home, {total, real: 2000}))
+
+  step('cached verify vs bare lookup')
+  const cached = await cachedVerify({...big, tokens: big.tokens.slice(0, 1000), iterations: 200_000 * scale})
+  step('first-sight verify vs jose jwtVerify')
+  const first = await firstSightVerify({...big, iterations: 4000 * scale})
+  step('last-used tracking')
+  const lastUsed = await lastUsedCost({...big, tokens: big.tokens.slice(0, 1000), iterations: 200_000 * scale})
+  step('database size')
+  const size = bytesPerToken(big.path)
+  step('creation rate')
+  const createdPerSecond = await creationRate({home: join(work, 'create'), count: 2000 * scale})
+  step('cold start')
+  const small = join(work, 'small')
+  await buildStore(small, {total: 10, real: 10})
+  const start = coldStart({home: small, runs: quick ? 10 : 30})
+  step('done')
+
+  console.log(`\ncape benchmarks, ${total.toLocaleString('en-US')} tokens in the store, node ${process.version}\n`)
+  printTable([
+    ['verify (cached) vs bare jti lookup', `${formatRate(cached.rateA)} vs ${formatRate(cached.rateB)}`, cached.ratio.toFixed(2), '≥ 0.80', verdict(cached.ratio, 0.8)],
+    ['verify (first sight) vs jose jwtVerify', `${formatRate(first.rateA)} vs ${formatRate(first.rateB)}`, first.ratio.toFixed(2), '≥ 0.85', verdict(first.ratio, 0.85)],
+    ['verify with vs without last-used', `${formatRate(lastUsed.rateA)} vs ${formatRate(lastUsed.rateB)}`, `${(lastUsed.cost * 100).toFixed(1)}% cost`, '≤ 5%', verdict(lastUsed.cost, 0.05, false)],
+    ['cold start: token list vs bare oclif', `${(start.cape * 1000).toFixed(0)} ms vs ${(start.bare * 1000).toFixed(0)} ms (${start.tool})`, `${start.ratio.toFixed(2)}×`, '≤ 1.5×', verdict(start.ratio, 1.5, false)],
+    ['tokens created in-process', formatRate(createdPerSecond), '', '', ''],
+    ['database size per token', `${size.perToken.toFixed(0)} B (${formatBytes(size.size)} for ${size.rows.toLocaleString('en-US')})`, '', '', ''],
+  ])
+} finally {
+  rmSync(work, {recursive: true, force: true})
+}
