@@ -5,9 +5,13 @@ import {dirname} from 'node:path'
 export const PRIVATE_DIR_MODE = 0o700
 export const PRIVATE_FILE_MODE = 0o600
 
-/** Creates the directory (and parents) as 0700; tightens an existing one that is open to others. */
-export function ensurePrivateDir(path: string): void {
+/**
+ * Creates the directory (and parents) as 0700. With `tighten`, an existing one open to others
+ * is made 0700: only for directories cape owns outright, never for a CAPE_HOME the user chose.
+ */
+export function ensurePrivateDir(path: string, options: {tighten: boolean}): void {
   mkdirSync(path, {recursive: true, mode: PRIVATE_DIR_MODE})
+  if (!options.tighten) return
   const {mode} = statSync(path)
   if ((mode & 0o077) !== 0) chmodSync(path, PRIVATE_DIR_MODE)
 }

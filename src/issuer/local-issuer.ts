@@ -43,7 +43,7 @@ export interface LocalIssuerOptions {
 export class LocalIssuer implements IssuerClient {
   static async open(options: LocalIssuerOptions): Promise<LocalIssuer> {
     try {
-      ensurePrivateDir(options.home)
+      ensurePrivateDir(options.home, {tighten: false})
     } catch (error) {
       throw new CapeError('home_unavailable', `cannot use ${options.home} as CAPE_HOME: ${describeFsError(error)}`, {
         cause: error,

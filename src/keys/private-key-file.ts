@@ -13,7 +13,7 @@ export function privateKeyPath(keysDir: string, kid: string): string {
 }
 
 export function writePrivateKey(keysDir: string, kid: string, jwk: JWK): void {
-  ensurePrivateDir(keysDir)
+  ensurePrivateDir(keysDir, {tighten: true})
   writePrivateFileAtomic(privateKeyPath(keysDir, kid), `${JSON.stringify(jwk)}\n`)
 }
 

@@ -1,4 +1,4 @@
-import {readdirSync, readFileSync, statSync} from 'node:fs'
+import {chmodSync, mkdirSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -58,5 +58,23 @@ describe('what is on disk', () => {
     const privateJwk = JSON.parse(readFileSync(join(dir.home, 'keys', keyFile), 'utf8')) as {d: string}
     const bytes = readFileSync(join(dir.home, 'cape.db'))
     expect(bytes.includes(Buffer.from(privateJwk.d))).toBe(false)
+  })
+})
+
+describe('directories that already exist', () => {
+  it("tightens cape's own keys directory but leaves a CAPE_HOME the user chose as it was", async () => {
+    const dir = tempHome()
+    try {
+      mkdirSync(join(dir.home, 'keys'), {recursive: true, mode: 0o755})
+      chmodSync(dir.home, 0o755)
+      chmodSync(join(dir.home, 'keys'), 0o755)
+      const issuer = await LocalIssuer.open({home: dir.home})
+      await issuer.createToken({name: 'x'})
+      await issuer.close()
+      expect(statSync(dir.home).mode & 0o777).toBe(0o755)
+      expect(statSync(join(dir.home, 'keys')).mode & 0o777).toBe(0o700)
+    } finally {
+      dir.cleanup()
+    }
   })
 })
