@@ -267,13 +267,8 @@ export class LocalIssuer implements IssuerClient {
   }
 }
 
-function toSettings(state: StoredIssuer): IssuerSettings {
-  return {
-    issuer: state.issuer,
-    audience: state.audience,
-    algorithm: state.algorithm,
-    defaultSubject: state.defaultSubject,
-  }
+function toSettings({activeKid: _activeKid, createdAt: _createdAt, ...settings}: StoredIssuer): IssuerSettings {
+  return settings
 }
 
 function defaultSubject(): string {

@@ -74,9 +74,10 @@ export type VerifyResult =
       id: string
       subject: string
       name: string
-      scopes: string[]
+      /** Shared with the signature cache, hence frozen. */
+      scopes: readonly string[]
       expiresAt: string | null
-      claims: TokenClaims
+      claims: Readonly<TokenClaims>
     }
   | {valid: false; reason: VerifyReason}
 

@@ -30,8 +30,8 @@ export interface VerifierConfig {
 
 /** What survives the first, expensive look at a token and holds for as long as its string. */
 interface CheckedToken {
-  claims: TokenClaims
-  scopes: string[]
+  claims: Readonly<TokenClaims>
+  scopes: readonly string[]
   expiresAt: string | null
 }
 
@@ -126,7 +126,9 @@ export class TokenVerifier {
 
     const scopes = payload.scope === undefined || payload.scope === '' ? [] : payload.scope.split(' ')
     const expiresAt = payload.exp === undefined ? null : new Date(payload.exp * 1000).toISOString()
-    return {claims: payload, scopes, expiresAt}
+    // Frozen: every later verification of this string hands out the same objects.
+    if (Array.isArray(payload.aud)) Object.freeze(payload.aud)
+    return {claims: Object.freeze(payload), scopes: Object.freeze(scopes), expiresAt}
   }
 }
 

@@ -168,6 +168,15 @@ describe('forged and invalid tokens are refused with the right reason', () => {
     expect(await scoped(token, ['api'])).toBe('valid')
   })
 
+  it('hands out cached claims that no caller can alter for the next verification', async () => {
+    const first = await issuer.verifyToken(token)
+    if (!first.valid) throw new Error('expected a valid token')
+    expect(() => Object.assign(first.claims, {sub: 'admin'})).toThrow(TypeError)
+    expect(() => (first.scopes as string[]).push('*')).toThrow(TypeError)
+    expect(await issuer.verifyToken(token, {requiredScopes: ['*']})).toEqual({valid: false, reason: 'insufficient_scope'})
+    expect(await issuer.verifyToken(token)).toMatchObject({valid: true, subject: first.subject})
+  })
+
   it('garbage of every shape is malformed', async () => {
     for (const candidate of ['', 'abc', 'a.b', 'a.b.c.d', '...', `${token}.`, `${token} `, 'é.é.é', 'x'.repeat(9000)]) {
       expect(await reason(candidate)).toBe('malformed')

@@ -7,7 +7,7 @@ import {CapeError, EXIT_CODES} from '../../issuer/errors.js'
 import type {TokenClaims, VerifyResult} from '../../issuer/types.js'
 
 export type TokenVerifyResult =
-  | {valid: true; id: string; subject: string; name: string; claims: TokenClaims}
+  | {valid: true; id: string; subject: string; name: string; claims: Readonly<TokenClaims>}
   | {valid: false; reason: string}
 
 export default class TokenVerify extends BaseCommand {
