@@ -25,7 +25,7 @@ try {
   step('cached verify vs bare lookup')
   const cached = await cachedVerify({...big, tokens: big.tokens.slice(0, 1000), iterations: 200_000 * scale})
   step('first-sight verify vs jose jwtVerify')
-  const first = await firstSightVerify({...big, iterations: 4000 * scale})
+  const first = await firstSightVerify({...big, iterations: 8000 * scale})
   step('last-used tracking')
   const lastUsed = await lastUsedCost({...big, tokens: big.tokens.slice(0, 1000), iterations: 200_000 * scale})
   step('database size')

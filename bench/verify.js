@@ -54,7 +54,6 @@ export async function firstSightVerify({home, path, tokens, iterations}) {
       a: asyncLoop(async (index) => expectValid(await verifier.verify(tokens[index % tokens.length]))),
       b: asyncLoop((index) => jwtVerify(tokens[index % tokens.length], publicKey, options)),
       iterations,
-      rounds: 5,
     })
   } finally {
     store.close()
