@@ -25,12 +25,12 @@ export abstract class BaseCommand extends Command {
     // A failed parse is still a parse: without this oclif adds an "UnparsedCommand" warning
     // under NODE_ENV=development or test.
     this.parsed = true
-    const {code, message, exitCode} = reportError(error)
+    const {exitCode, ...report} = reportError(error)
     process.exitCode = exitCode
     if (this.jsonEnabled()) {
-      this.logJson({error: {code, message}})
+      this.logJson({error: report})
     } else {
-      process.stderr.write(`Error: ${message}\n`)
+      process.stderr.write(`Error: ${report.message}\n`)
     }
 
     if (process.env.DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`)

@@ -6,11 +6,17 @@ export interface ErrorReport {
   code: ErrorCode
   message: string
   exitCode: ExitCode | number
+  reason?: string
 }
 
 /** Turns anything thrown into one line a user can read, a stable code and an exit status. */
 export function reportError(error: unknown): ErrorReport {
-  if (isCapeError(error)) return {code: error.code, message: oneLine(error.message), exitCode: error.exitCode}
+  if (isCapeError(error)) {
+    const report: ErrorReport = {code: error.code, message: oneLine(error.message), exitCode: error.exitCode}
+    if (error.reason !== undefined) report.reason = error.reason
+    return report
+  }
+
   if (error instanceof Errors.CLIError) {
     return {code: 'invalid_argument', message: oneLine(error.message), exitCode: error.oclif.exit ?? EXIT_CODES.usage}
   }

@@ -8,8 +8,12 @@ export const EXIT_CODES = {
   failure: 1,
   /** The command line was wrong: a missing or malformed flag or argument. */
   usage: 2,
-  /** Local state is unusable: CAPE_HOME, the database or a key file. */
+  /** Local state is unusable: CAPE_HOME, the database, a key file or the OS keychain. */
   environment: 3,
+  /** No credential: nothing passed, nothing in the environment, nothing stored (not logged in). */
+  noCredential: 4,
+  /** Interrupted at a prompt (Ctrl-C), as a shell reports SIGINT. */
+  interrupted: 130,
   /** A bug in cape (EX_SOFTWARE). */
   internal: 70,
 } as const
@@ -22,6 +26,7 @@ const CODE_EXIT = {
   invalid_scope: EXIT_CODES.usage,
   input_too_large: EXIT_CODES.usage,
   missing_input: EXIT_CODES.usage,
+  invalid_profile: EXIT_CODES.usage,
   invalid_token: EXIT_CODES.failure,
   token_not_found: EXIT_CODES.failure,
   token_already_revoked: EXIT_CODES.failure,
@@ -32,6 +37,11 @@ const CODE_EXIT = {
   store_too_new: EXIT_CODES.environment,
   store_busy: EXIT_CODES.environment,
   key_unavailable: EXIT_CODES.environment,
+  keychain_unavailable: EXIT_CODES.environment,
+  credentials_unavailable: EXIT_CODES.environment,
+  config_invalid: EXIT_CODES.environment,
+  not_logged_in: EXIT_CODES.noCredential,
+  cancelled: EXIT_CODES.interrupted,
   internal: EXIT_CODES.internal,
 } as const satisfies Record<string, ExitCode>
 
@@ -41,11 +51,14 @@ export class CapeError extends Error {
   override readonly name = 'CapeError'
   readonly code: ErrorCode
   readonly exitCode: ExitCode
+  /** For a refused token: the verification reason code, so scripts need not parse the message. */
+  readonly reason: string | undefined
 
-  constructor(code: ErrorCode, message: string, options?: {cause?: unknown}) {
+  constructor(code: ErrorCode, message: string, options?: {cause?: unknown; reason?: string}) {
     super(message, options)
     this.code = code
     this.exitCode = CODE_EXIT[code]
+    this.reason = options?.reason
   }
 }
 

@@ -110,6 +110,8 @@ export interface Jwks {
 export interface IssuerClient {
   createToken(input: CreateTokenInput): Promise<CreatedToken>
   listTokens(options?: ListTokensOptions): Promise<TokenRecord[]>
+  /** The record of one token, revoked or not; `token_not_found` when there is none. */
+  getToken(id: string): Promise<TokenRecord>
   /** Revokes the token; its record stays as a tombstone so verification says `revoked`. */
   revokeToken(id: string): Promise<TokenRecord>
   verifyToken(token: string, options?: VerifyOptions): Promise<VerifyResult>

@@ -1,7 +1,7 @@
 import {spawn} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join, resolve} from 'node:path'
+import {dirname, join, resolve} from 'node:path'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
 export const BIN = join(ROOT, 'bin/run.js')
@@ -15,14 +15,33 @@ export interface CliResult {
 export interface RunOptions {
   home: string
   input?: string
-  env?: Record<string, string>
+  /** Overrides of the environment; `undefined` removes a variable. */
+  env?: Record<string, string | undefined>
+  /** Default: the directory holding `home`, so that no stray ./.env is read. */
+  cwd?: string
+}
+
+/**
+ * The environment of a cape process: this one's, with CAPE_HOME, UTC, and no credential or
+ * D-Bus session inherited from whoever runs the tests, then the test's own overrides.
+ */
+export function cliEnv(home: string, overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {...process.env, CAPE_HOME: home, TZ: 'UTC', DEBUG: ''}
+  for (const name of ['CAPE_TOKEN', 'CAPE_PROFILE', 'DBUS_SESSION_BUS_ADDRESS']) delete env[name]
+  for (const [name, value] of Object.entries(overrides)) {
+    if (value === undefined) delete env[name]
+    else env[name] = value
+  }
+
+  return env
 }
 
 /** Runs the built CLI as a user would: a real process, a real CAPE_HOME, no TTY. */
 export function runCli(args: readonly string[], options: RunOptions): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: {...process.env, CAPE_HOME: options.home, TZ: 'UTC', DEBUG: '', ...options.env},
+      env: cliEnv(options.home, options.env),
+      cwd: options.cwd ?? nearestDirectory(dirname(options.home)),
       stdio: ['pipe', 'pipe', 'pipe'],
     })
     let stdout = ''
@@ -36,6 +55,16 @@ export function runCli(args: readonly string[], options: RunOptions): Promise<Cl
     })
     child.stdin.end(options.input ?? '')
   })
+}
+
+function nearestDirectory(path: string): string {
+  try {
+    if (statSync(path).isDirectory()) return path
+  } catch {
+    // not there yet
+  }
+
+  return nearestDirectory(dirname(path))
 }
 
 /** A fresh temp directory with `home` inside it (not yet created, as on a new machine). */

@@ -1,18 +1,23 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../cli/base-command.js'
+import {CredentialCommand} from '../../cli/credential-command.js'
 import {durationFlag, scopeFlag} from '../../cli/flags.js'
-import type {CreatedToken} from '../../issuer/types.js'
+import type {StorageKind} from '../../credentials/types.js'
+import type {CreatedToken, TokenRecord} from '../../issuer/types.js'
 
-export default class TokenCreate extends BaseCommand {
+export type TokenCreateResult = CreatedToken | (TokenRecord & {saved: {profile: string; storage: StorageKind}})
+
+export default class TokenCreate extends CredentialCommand {
   static override summary = 'Create a personal access token and print it once.'
   static override description = `The token is a signed JWT. Only its metadata is stored, so it cannot be shown again: copy it now.
-Scopes default to "api"; "*" grants every scope.`
+Scopes default to "api"; "*" grants every scope.
+With --save the token goes straight into the OS keychain as your own credential instead of to the screen.`
 
   static override examples = [
     "<%= config.bin %> <%= command.id %> --name ci --description 'for the deploy pipeline'",
     '<%= config.bin %> <%= command.id %> -n laptop --scope api --scope tokens --expires-in 90d',
     '<%= config.bin %> <%= command.id %> -n ci --json',
+    '<%= config.bin %> <%= command.id %> -n laptop --expires-in 90d --save',
   ]
 
   static override flags = {
@@ -21,10 +26,21 @@ Scopes default to "api"; "*" grants every scope.`
     scope: scopeFlag({char: 's', description: 'scope to grant (repeatable; default: api)'}),
     'expires-in': durationFlag({description: 'lifetime, e.g. 30d, 12h, 1h30m (default: no expiry)'}),
     subject: Flags.string({description: "subject (sub claim); default: the issuer's default subject"}),
+    save: Flags.boolean({description: 'keep the token in the OS keychain as your credential (and make its profile active)'}),
+    profile: Flags.string({description: 'with --save: the profile to store it as (default: the active one)', dependsOn: ['save']}),
+    'insecure-storage': Flags.boolean({
+      description: 'with --save: a plain-text file (0600) under CAPE_HOME instead of the OS keychain',
+      dependsOn: ['save'],
+    }),
   }
 
-  async run(): Promise<CreatedToken> {
+  async run(): Promise<TokenCreateResult> {
     const {flags} = await this.parse(TokenCreate)
+    const storage: StorageKind = flags['insecure-storage'] ? 'file' : 'keychain'
+    const profile = flags.save ? this.profiles().effectiveProfile(flags.profile) : undefined
+    // Before anything is created: a token that cannot be kept must not exist.
+    if (profile) await this.checkStorage(profile, storage)
+
     const issuer = await this.issuer()
     const created = await issuer.createToken({
       name: flags.name,
@@ -34,11 +50,30 @@ Scopes default to "api"; "*" grants every scope.`
       subject: flags.subject,
     })
 
+    if (profile) return this.save(created, profile, storage)
+
     this.log(`Success! Your token: ${created.token}`)
     if (!this.jsonEnabled()) {
       process.stderr.write('Copy it now: cape keeps only its metadata and cannot show it again.\n')
     }
 
     return created
+  }
+
+  private async save(created: CreatedToken, profile: string, storage: StorageKind): Promise<TokenCreateResult> {
+    const {token, ...record} = created
+    let where: string
+    try {
+      where = await this.saveCredential({profile, token, verified: created, storage})
+    } catch (error) {
+      // Nobody has seen this token and nobody will: revoke it rather than leave it live.
+      const issuer = await this.issuer()
+      await issuer.revokeToken(created.id).catch(() => undefined)
+      throw error
+    }
+
+    this.log(`Success! Created token "${created.name}" (${created.id}) and stored it in ${where}, profile "${profile}".`)
+    if (!this.jsonEnabled()) process.stderr.write('It is your credential now; "cape auth token" prints it for scripts.\n')
+    return {...record, saved: {profile, storage}}
   }
 }

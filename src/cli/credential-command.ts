@@ -1,0 +1,210 @@
+import {Flags} from '@oclif/core'
+
+import {describeRemaining, expiringWithin, peekClaims} from '../credentials/expiry.js'
+import {InsecureFileStore} from '../credentials/insecure-file.js'
+import {keychainTimeoutFromEnv, OsKeychain} from '../credentials/keychain.js'
+import {DEFAULT_PROFILE, ProfileConfig} from '../credentials/profiles.js'
+import {mayPrompt, promptSecret} from '../credentials/prompt.js'
+import {resolveCredential} from '../credentials/resolve.js'
+import type {Credential, SecretStore, StorageKind} from '../credentials/types.js'
+import {CapeError} from '../issuer/errors.js'
+import type {IssuerClient, VerifyResult} from '../issuer/types.js'
+import {BaseCommand} from './base-command.js'
+import {capeHome} from './home.js'
+import {readSecretFromStdin} from './stdin.js'
+import {formatDate} from './token-table.js'
+
+const CREDENTIAL = 'CREDENTIAL'
+
+/** The flags of every command that acts as the caller. */
+export const credentialFlags = {
+  token: Flags.string({
+    description: 'use this token instead of a stored one ("-" reads it from stdin, out of shell history)',
+    helpGroup: CREDENTIAL,
+  }),
+  profile: Flags.string({
+    description: 'stored credential to use (default: CAPE_PROFILE, else the active profile)',
+    helpGroup: CREDENTIAL,
+  }),
+  'no-input': Flags.boolean({description: 'never prompt for a token', helpGroup: CREDENTIAL}),
+}
+
+export const profileFlag = credentialFlags.profile
+
+interface CredentialFlags {
+  token?: string | undefined
+  profile?: string | undefined
+  'no-input'?: boolean | undefined
+}
+
+export type ValidResult = Extract<VerifyResult, {valid: true}>
+
+/** A command that acts as the caller, with a credential from the documented chain of sources. */
+export abstract class CredentialCommand extends BaseCommand {
+  private profileConfig: ProfileConfig | undefined
+  private keychainStore: OsKeychain | undefined
+
+  protected home(): string {
+    return capeHome(this.config.dataDir)
+  }
+
+  protected profiles(): ProfileConfig {
+    this.profileConfig ??= ProfileConfig.load(this.home())
+    return this.profileConfig
+  }
+
+  protected secretStore(kind: StorageKind): SecretStore {
+    if (kind === 'file') return InsecureFileStore.in(this.home())
+    this.keychainStore ??= new OsKeychain({timeoutMs: keychainTimeoutFromEnv()})
+    return this.keychainStore
+  }
+
+  protected resolveCredential(flags: CredentialFlags, options: {prompt: boolean} = {prompt: true}): Promise<Credential> {
+    const config = this.profiles()
+    const profile = config.effectiveProfile(flags.profile)
+    const prompt =
+      options.prompt && mayPrompt({json: this.jsonEnabled(), noInput: flags['no-input'] ?? false})
+        ? () => promptSecret('Paste your cape token: ')
+        : undefined
+    return resolveCredential({
+      tokenFlag: flags.token,
+      profile,
+      record: config.record(profile),
+      env: process.env,
+      cwd: process.cwd(),
+      keychain: this.secretStore('keychain'),
+      file: this.secretStore('file'),
+      readStdin: () => readSecretFromStdin(),
+      prompt,
+    })
+  }
+
+  /** Resolves the caller's credential and verifies it: refused with a message that says what to do. */
+  protected async authenticate(flags: CredentialFlags): Promise<{credential: Credential; verified: ValidResult}> {
+    const credential = await this.resolveCredential(flags)
+    const issuer = await this.issuer()
+    const result = await issuer.verifyToken(credential.token)
+    if (!result.valid) throw await this.refusal(issuer, credential, result.reason)
+    this.warnIfExpiringSoon(credential, result)
+    return {credential, verified: result}
+  }
+
+  /** Why the credential is refused, naming the token where the verifier vouched for it. */
+  protected async refusal(issuer: IssuerClient, credential: Credential, reason: string): Promise<CapeError> {
+    const known = reason === 'expired' || reason === 'revoked' ? await this.nameOf(issuer, credential.token) : undefined
+    if (!known) {
+      return new CapeError('invalid_token', `the token from ${credential.location} is not valid (${reason})${this.fixFor(credential)}`, {reason})
+    }
+
+    const what = `your token "${known.name}" (${known.id})`
+    const when =
+      reason === 'revoked' ? 'has been revoked' : known.expiresAt ? `expired on ${formatDate(known.expiresAt)}` : 'has expired'
+    return new CapeError('invalid_token', `${what} ${when}${this.fixFor(credential, known.name)}`, {reason})
+  }
+
+  protected warnIfExpiringSoon(credential: Credential, verified: ValidResult): void {
+    const left = expiringWithin(verified.expiresAt, Date.now())
+    if (left === undefined) return
+    process.stderr.write(
+      `Warning: your token "${verified.name}" expires in ${describeRemaining(left)} (${formatDate(verified.expiresAt!)})${this.fixFor(credential, verified.name, 'replace it with')}\n`,
+    )
+  }
+
+  /**
+   * Keeps a verified token for `profile` where asked, drops any copy in the other store, and
+   * makes the profile the active one. Nothing is recorded unless the token was stored.
+   */
+  protected async saveCredential(input: {
+    profile: string
+    token: string
+    verified: SavedTokenFacts
+    storage: StorageKind
+  }): Promise<string> {
+    const {profile, storage} = input
+    const config = this.profiles()
+    const target = this.secretStore(storage)
+    try {
+      await target.set(profile, input.token)
+    } catch (error) {
+      throw storage === 'keychain' ? withFileHint(error) : error
+    }
+
+    // Leave no second copy behind: a stale one would shadow or outlive this token.
+    if (storage === 'keychain') await this.secretStore('file').delete(profile)
+    else if (config.record(profile)?.storage === 'keychain') await this.secretStore('keychain').delete(profile)
+
+    config.setRecord(profile, {
+      storage,
+      tokenId: input.verified.id,
+      name: input.verified.name,
+      subject: input.verified.subject,
+      expiresAt: input.verified.expiresAt,
+      savedAt: new Date().toISOString(),
+    })
+    config.setActive(profile)
+    config.save()
+    return target.describe(profile)
+  }
+
+  /** Fails early, before anything is created, when the chosen store cannot take a token. */
+  protected async checkStorage(profile: string, storage: StorageKind): Promise<void> {
+    if (storage === 'file') return
+    try {
+      await this.secretStore('keychain').get(profile)
+    } catch (error) {
+      throw withFileHint(error)
+    }
+  }
+
+  private fixFor(credential: Credential, name?: string, lead = 'create a new one with'): string {
+    const profile = credential.profile && credential.profile !== DEFAULT_PROFILE ? ` --profile ${credential.profile}` : ''
+    switch (credential.source) {
+      case 'keychain':
+      case 'file':
+      case 'prompt':
+        return name
+          ? `: ${lead} "cape token create --name ${quoteArg(name)} --save${profile}", or store another with "cape login${profile}"`
+          : `: store a valid one with "cape login${profile}"`
+      case 'env':
+        return ': set CAPE_TOKEN to a valid token'
+      case 'dotenv':
+        return `: replace ${credential.location}`
+      default:
+        return ''
+    }
+  }
+
+  private async nameOf(
+    issuer: IssuerClient,
+    token: string,
+  ): Promise<{id: string; name: string; expiresAt: string | null} | undefined> {
+    const jti = peekClaims(token)?.jti
+    if (typeof jti !== 'string') return undefined
+    try {
+      const record = await issuer.getToken(jti)
+      return {id: record.id, name: record.name, expiresAt: record.expiresAt}
+    } catch {
+      return undefined
+    }
+  }
+}
+
+export interface SavedTokenFacts {
+  id: string
+  name: string
+  subject: string
+  expiresAt: string | null
+}
+
+function withFileHint(error: unknown): unknown {
+  if (!(error instanceof CapeError) || error.code !== 'keychain_unavailable') return error
+  return new CapeError(
+    'keychain_unavailable',
+    `${error.message}. Nothing was stored; --insecure-storage keeps the token in a plain-text file (0600) instead`,
+    {cause: error},
+  )
+}
+
+function quoteArg(value: string): string {
+  return /^[\w.@:/-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`
+}

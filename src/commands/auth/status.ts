@@ -1,0 +1,93 @@
+import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
+import {formatDate} from '../../cli/token-table.js'
+import {describeRemaining, expiringWithin} from '../../credentials/expiry.js'
+import {maskToken} from '../../credentials/display.js'
+import type {CredentialSource} from '../../credentials/types.js'
+import {EXIT_CODES} from '../../issuer/errors.js'
+
+export interface AuthStatusResult {
+  source: CredentialSource
+  location: string
+  profile: string | null
+  insecure: boolean
+  token: string
+  valid: boolean
+  reason?: string
+  subject?: string
+  id?: string
+  name?: string
+  scopes?: readonly string[]
+  expiresAt?: string | null
+  activeProfile: string
+  profiles: string[]
+}
+
+export default class AuthStatus extends CredentialCommand {
+  static override summary = 'Show which credential cape would use, where it comes from, and whether it is valid.'
+  static override description = `Never prompts. The token is shown masked. Exit status as for whoami: 0 valid, 1 refused, 4 none.`
+
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
+
+  static override flags = {token: credentialFlags.token, profile: credentialFlags.profile}
+
+  async run(): Promise<AuthStatusResult> {
+    const {flags} = await this.parse(AuthStatus)
+    const credential = await this.resolveCredential(flags, {prompt: false})
+    const issuer = await this.issuer()
+    const result = await issuer.verifyToken(credential.token)
+    const config = this.profiles()
+    const status: AuthStatusResult = {
+      source: credential.source,
+      location: credential.location,
+      profile: credential.profile ?? null,
+      insecure: credential.source === 'file',
+      token: maskToken(credential.token),
+      valid: result.valid,
+      activeProfile: config.activeProfile,
+      profiles: config.profileNames(),
+    }
+
+    const lines = [`Source:   ${credential.location}`, `Token:    ${status.token}`]
+    if (result.valid) {
+      Object.assign(status, {
+        subject: result.subject,
+        id: result.id,
+        name: result.name,
+        scopes: result.scopes,
+        expiresAt: result.expiresAt,
+      })
+      lines.push(
+        `Subject:  ${result.subject}`,
+        `ID:       ${result.id}`,
+        `Name:     ${result.name}`,
+        `Scopes:   ${result.scopes.join(' ') || '(none)'}`,
+        `Expires:  ${describeExpiry(result.expiresAt)}`,
+        'Status:   valid',
+      )
+      this.warnIfExpiringSoon(credential, result)
+    } else {
+      status.reason = result.reason
+      lines.push(`Status:   refused by the issuer (${result.reason})`)
+      process.exitCode = EXIT_CODES.failure
+    }
+
+    if (status.insecure) lines.push('Warning:  stored insecurely, in plain text, not in the OS keychain')
+    if (status.profiles.length > 0) {
+      const names = status.profiles.map((name) => (name === status.activeProfile ? `${name} (active)` : name))
+      lines.push(`Profiles: ${names.join(', ')}`)
+    }
+
+    this.log(lines.join('\n'))
+    if (!result.valid && !this.jsonEnabled()) {
+      process.stderr.write(`${(await this.refusal(issuer, credential, result.reason)).message}\n`)
+    }
+
+    return status
+  }
+}
+
+function describeExpiry(expiresAt: string | null): string {
+  if (expiresAt === null) return 'never'
+  const left = expiringWithin(expiresAt, Date.now())
+  return left === undefined ? formatDate(expiresAt) : `${formatDate(expiresAt)} (in ${describeRemaining(left)})`
+}

@@ -1,0 +1,38 @@
+import {CredentialCommand, profileFlag} from '../../cli/credential-command.js'
+import {describeRemaining, expiringWithin, peekClaims} from '../../credentials/expiry.js'
+import type {CredentialSource} from '../../credentials/types.js'
+
+export interface AuthTokenResult {
+  token: string
+  source: CredentialSource
+  profile: string | null
+}
+
+export default class AuthToken extends CredentialCommand {
+  static override summary = 'Print the token cape would use, for scripts.'
+  static override description = `The same sources as every other command (CAPE_TOKEN, ./.env, the OS keychain, the insecure file), never a prompt.
+It prints the full token: pipe it, don't paste it.`
+
+  static override examples = ['curl -H "Authorization: Bearer $(<%= config.bin %> <%= command.id %>)" https://cape.example/v1/whoami']
+
+  static override flags = {profile: profileFlag}
+
+  async run(): Promise<AuthTokenResult> {
+    const {flags} = await this.parse(AuthToken)
+    const credential = await this.resolveCredential({profile: flags.profile}, {prompt: false})
+    this.warnFromClaims(credential.token, credential.profile)
+    this.log(credential.token)
+    return {token: credential.token, source: credential.source, profile: credential.profile ?? null}
+  }
+
+  // Printing must not depend on the issuer being reachable, so the expiry is read, not verified.
+  private warnFromClaims(token: string, profile: string | undefined): void {
+    const claims = peekClaims(token)
+    if (typeof claims?.exp !== 'number') return
+    const left = expiringWithin(new Date(claims.exp * 1000).toISOString(), Date.now())
+    if (left === undefined) return
+    const record = profile === undefined ? undefined : this.profiles().record(profile)
+    const name = record && record.tokenId === claims.jti ? `"${record.name}"` : 'from this source'
+    process.stderr.write(`Warning: your token ${name} expires in ${describeRemaining(left)}\n`)
+  }
+}

@@ -1,0 +1,65 @@
+import {Flags} from '@oclif/core'
+
+import {credentialFlags, CredentialCommand, profileFlag} from '../cli/credential-command.js'
+import {readSecretFromStdin} from '../cli/stdin.js'
+import {mayPrompt, promptSecret} from '../credentials/prompt.js'
+import type {StorageKind} from '../credentials/types.js'
+import {CapeError} from '../issuer/errors.js'
+
+export interface LoginResult {
+  profile: string
+  storage: StorageKind
+  id: string
+  name: string
+  subject: string
+  expiresAt: string | null
+}
+
+export default class Login extends CredentialCommand {
+  static override summary = 'Keep your token in the OS keychain, after the issuer has checked it.'
+  static override description = `The token is read from stdin (--with-token) or, in a terminal, from a masked prompt; never from the command line.
+A token the issuer refuses is not stored. Without a keychain (no Secret Service, say), login refuses unless --insecure-storage is given.
+The profile becomes the active one.`
+
+  static override examples = [
+    'echo "$TOKEN" | <%= config.bin %> <%= command.id %> --with-token',
+    '<%= config.bin %> <%= command.id %> --profile work',
+    '<%= config.bin %> <%= command.id %> --with-token --insecure-storage < token.txt',
+  ]
+
+  static override flags = {
+    'with-token': Flags.boolean({description: 'read the token from stdin'}),
+    profile: profileFlag,
+    'insecure-storage': Flags.boolean({
+      description: 'keep the token in a plain-text file (0600) under CAPE_HOME instead of the OS keychain',
+    }),
+    'no-input': credentialFlags['no-input'],
+  }
+
+  async run(): Promise<LoginResult> {
+    const {flags} = await this.parse(Login)
+    const profile = this.profiles().effectiveProfile(flags.profile)
+    const storage: StorageKind = flags['insecure-storage'] ? 'file' : 'keychain'
+    const token = await this.readToken(flags['with-token'], flags['no-input'])
+
+    const issuer = await this.issuer()
+    const result = await issuer.verifyToken(token)
+    if (!result.valid) {
+      throw new CapeError('invalid_token', `the issuer refuses that token (${result.reason}): nothing was stored`, {
+        reason: result.reason,
+      })
+    }
+
+    const where = await this.saveCredential({profile, token, verified: result, storage})
+    this.warnIfExpiringSoon({token, source: storage, profile, location: where}, result)
+    this.log(`Logged in as ${result.subject} with token "${result.name}" (${result.id}), profile "${profile}".`)
+    this.log(`Stored in ${where}.`)
+    return {profile, storage, id: result.id, name: result.name, subject: result.subject, expiresAt: result.expiresAt}
+  }
+
+  private async readToken(withToken: boolean, noInput: boolean): Promise<string> {
+    if (withToken) return readSecretFromStdin()
+    if (mayPrompt({json: this.jsonEnabled(), noInput})) return promptSecret('Paste your cape token: ')
+    throw new CapeError('missing_input', 'no terminal to ask in: pipe the token in with "cape login --with-token"')
+  }
+}
