@@ -5,6 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {bytesPerToken, creationRate} from './create.js'
+import {credentialLookup} from './credentials.js'
 import {formatBytes, formatRate, printTable, verdict} from './lib/measure.js'
 import {buildStore} from './lib/store.js'
 import {coldStart} from './startup.js'
@@ -15,6 +16,7 @@ const quick = process.env.BENCH_QUICK === '1'
 const scale = quick ? 0.1 : 1
 const work = mkdtempSync(join(tmpdir(), 'cape-bench-'))
 const started = performance.now()
+const ms = (seconds) => `${(seconds * 1000).toFixed(0)} ms`
 const step = (label) => console.error(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${label}`)
 
 try {
@@ -36,6 +38,8 @@ try {
   const small = join(work, 'small')
   await buildStore(small, {total: 10, real: 10})
   const start = coldStart({home: small, runs: quick ? 10 : 30})
+  step('whoami: keychain, file, --token')
+  const lookup = await credentialLookup({work, runs: quick ? 10 : 30})
   step('done')
 
   console.log(`\ncape benchmarks, ${total.toLocaleString('en-US')} tokens in the store, node ${process.version}\n`)
@@ -46,6 +50,9 @@ try {
     ['cold start: token list vs bare oclif', `${(start.cape * 1000).toFixed(0)} ms vs ${(start.bare * 1000).toFixed(0)} ms (${start.tool})`, `${start.ratio.toFixed(2)}×`, '≤ 1.5×', verdict(start.ratio, 1.5, false)],
     ['tokens created in-process', formatRate(createdPerSecond), '', '', ''],
     ['database size per token', `${size.perToken.toFixed(0)} B (${formatBytes(size.size)} for ${size.rows.toLocaleString('en-US')})`, '', '', ''],
+    lookup
+      ? ['whoami: keychain / 0600 file / --token', [lookup.fromKeychain, lookup.fromFile, lookup.fromFlag].map(ms).join(' / '), `+${ms(lookup.fromKeychain - lookup.fromFlag)} keychain`, '', '']
+      : ['whoami from the keychain', 'skipped: no dbus-daemon / gnome-keyring here', '', '', ''],
   ])
 } finally {
   rmSync(work, {recursive: true, force: true})

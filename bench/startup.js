@@ -14,7 +14,7 @@ function hasHyperfine() {
 }
 
 /** Median seconds per run of each command, by hyperfine when installed, else by repeated spawns. */
-function timeCommands(commands, env, runs) {
+export function timeCommands(commands, env, runs) {
   if (hasHyperfine()) {
     const report = join(env.CAPE_HOME, '..', 'hyperfine.json')
     execFileSync(

@@ -81,8 +81,14 @@ export abstract class CredentialCommand extends BaseCommand {
 
   /** Resolves the caller's credential and verifies it: refused with a message that says what to do. */
   protected async authenticate(flags: CredentialFlags): Promise<{credential: Credential; verified: ValidResult}> {
+    // The keychain answers from a child process: get the verifier ready meanwhile, not after.
+    const opening = this.issuer().then(async (issuer) => {
+      await issuer.prepareToVerify()
+      return issuer
+    })
+    opening.catch(() => {}) // handled when awaited below; unawaited only when resolving failed first
     const credential = await this.resolveCredential(flags)
-    const issuer = await this.issuer()
+    const issuer = await opening
     const result = await issuer.verifyToken(credential.token)
     if (!result.valid) throw await this.refusal(issuer, credential, result.reason)
     this.warnIfExpiringSoon(credential, result)

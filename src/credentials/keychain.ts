@@ -10,7 +10,7 @@ export const KEYCHAIN_SERVICE = 'cape'
 /** What gh settled on: long enough for a healthy Secret Service, short enough not to look hung. */
 export const DEFAULT_KEYCHAIN_TIMEOUT_MS = 3000
 
-const BROKER = fileURLToPath(new URL('keychain-broker.js', import.meta.url))
+const BROKER = fileURLToPath(new URL('keychain-broker.cjs', import.meta.url))
 const MAX_REPLY_BYTES = 128 * 1024
 
 export interface KeychainOptions {
@@ -32,7 +32,7 @@ export function keychainTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): nu
 /**
  * The OS keychain (macOS Keychain, Windows Credential Manager, the Secret Service on Linux):
  * one entry per profile under service "cape". Every call runs in a short-lived child process
- * (keychain-broker.ts) that is killed when it overruns its time limit.
+ * (keychain-broker.cts) that is killed when it overruns its time limit.
  */
 export class OsKeychain implements SecretStore {
   readonly kind = 'keychain'

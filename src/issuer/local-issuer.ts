@@ -154,6 +154,14 @@ export class LocalIssuer implements IssuerClient {
     return this.getToken(id)
   }
 
+  /**
+   * Loads what verification needs (jose, the public keys) ahead of the first verifyToken, so a
+   * caller waiting on something else, such as the OS keychain, can overlap the two.
+   */
+  async prepareToVerify(): Promise<void> {
+    await this.loadVerifier()
+  }
+
   verifyToken(token: string, options?: VerifyOptions): Promise<VerifyResult> {
     if (this.verifier) return this.verifier.verify(token, options)
     return this.loadVerifier().then((verifier) => verifier.verify(token, options))
