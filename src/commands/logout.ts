@@ -67,9 +67,7 @@ export default class Logout extends CredentialCommand {
     const name = record ? `"${record.name}" (${record.tokenId})` : (id ?? 'the token')
     this.log(`Logged out of profile "${profile}".`)
     if (revoked) this.log(`Token ${name} is revoked.`)
-    else if (!flags.revoke) {
-      this.log(`Token ${name} still works until it expires; "cape logout --revoke" or "cape token delete" revokes it.`)
-    }
+    else if (!flags.revoke && id) this.log(`Token ${name} still works; "cape token delete ${id}" revokes it.`)
 
     if (successor) this.log(`Profile "${successor}" is now active.`)
     return {profile, id, revoked}

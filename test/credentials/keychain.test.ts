@@ -84,7 +84,7 @@ describe.skipIf(!keychainTestsEnabled)('the OS keychain (a private D-Bus session
     expect((await run(['login', '--with-token'], kept.token)).code).toBe(0)
     const logout = await run(['logout'])
     expect(logout.code).toBe(0)
-    expect(logout.stdout).toContain(`Token "kept" (${kept.id}) still works until it expires`)
+    expect(logout.stdout).toContain(`Token "kept" (${kept.id}) still works; "cape token delete ${kept.id}" revokes it.`)
     expect(keychain.lookup('default')).toBeNull()
     expect((await verifyToken(kept.token, {home: dir.home})).code).toBe(0)
     expect((await run(['whoami'])).code).toBe(4)
