@@ -134,7 +134,7 @@ export class LocalIssuer implements IssuerClient {
   }
 
   async listTokens(options: ListTokensOptions = {}): Promise<TokenRecord[]> {
-    const tokens = await this.store.listTokens({includeRevoked: options.includeRevoked ?? false})
+    const tokens = await this.store.listTokens({includeRevoked: options.includeRevoked ?? false, subject: options.subject})
     return tokens.map((token) => this.toRecord(token))
   }
 

@@ -50,6 +50,8 @@ export interface CreatedToken extends TokenRecord {
 
 export interface ListTokensOptions {
   includeRevoked?: boolean
+  /** Only this subject's tokens. */
+  subject?: string | undefined
 }
 
 export interface VerifyOptions {

@@ -58,7 +58,8 @@ export interface Store {
    * does, sparing each verification a promise and a microtask (measured: bench/verify.js).
    */
   getTokenState(jti: string): MaybePromise<TokenState | undefined>
-  listTokens(options: {includeRevoked: boolean}): Promise<StoredToken[]>
+  /** Oldest first; only `subject`'s tokens when given. */
+  listTokens(options: {includeRevoked: boolean; subject?: string | undefined}): Promise<StoredToken[]>
   /** Marks the token revoked, durably: a revocation must survive even a power loss. */
   revokeToken(jti: string, revokedAt: number): Promise<RevokeOutcome>
   /** Raises last_used_at to each given time; never lowers it. */

@@ -1,0 +1,179 @@
+import Fastify, {type FastifyInstance, type FastifyServerOptions} from 'fastify'
+
+import type {IssuerClient, TokenRecord} from '../issuer/types.js'
+import {authenticate, type Principal} from './bearer.js'
+import {HttpError, toHttpError} from './http-errors.js'
+import {Metrics} from './metrics.js'
+import * as schemas from './schemas.js'
+
+/** A form or JSON body larger than this is not a token request. */
+export const BODY_LIMIT_BYTES = 64 * 1024
+
+export interface AppOptions {
+  issuer: IssuerClient
+  /** The `iss` of the tokens: the RFC 8414 metadata's `issuer`. */
+  issuerIdentifier: string
+  /** The base URL clients reach this server at, for the metadata's endpoints; a function when known only once listening. */
+  publicUrl: string | (() => string)
+  /** pino options, or false for none. Tokens and Authorization headers are always redacted. */
+  logger?: FastifyServerOptions['logger']
+}
+
+/** The HTTP face of the issuer, built but not listening: tests and `cape issuer serve` both use it. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const {issuer} = options
+  const publicUrl = options.publicUrl
+  const base = () => (typeof publicUrl === 'function' ? publicUrl() : publicUrl).replace(/\/+$/, '')
+  const metrics = new Metrics()
+  const app = Fastify({
+    logger: options.logger === undefined || options.logger === false ? false : redacted(options.logger),
+    bodyLimit: BODY_LIMIT_BYTES,
+    // The JSON in tokens is never a prototype for anything.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+  })
+
+  // RFC 7662 and RFC 7009 requests are form-encoded.
+  app.addContentTypeParser('application/x-www-form-urlencoded', {parseAs: 'string'}, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)))
+  })
+
+  app.setErrorHandler((error, request, reply) => {
+    const httpError = toHttpError(error)
+    if (httpError.statusCode >= 500) request.log.error({err: error}, 'request failed')
+    void reply.status(httpError.statusCode).headers(httpError.headers).send({error: httpError.code, message: httpError.message})
+  })
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}`})
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.countRequest(request.method, request.routeOptions.url ?? 'unknown', reply.statusCode)
+  })
+
+  const principal = (request: Parameters<typeof authenticate>[0], scope: string) =>
+    authenticate(request, issuer, metrics, scope)
+
+  app.get('/healthz', {schema: {response: {200: schemas.health}}}, async () => ({status: 'ok'}))
+
+  app.get('/.well-known/jwks.json', {schema: {response: {200: schemas.jwks}}}, async (_request, reply) => {
+    void reply.header('cache-control', 'public, max-age=300')
+    return issuer.jwks()
+  })
+
+  app.get('/.well-known/oauth-authorization-server', {schema: {response: {200: schemas.metadata}}}, async () => ({
+    issuer: options.issuerIdentifier,
+    jwks_uri: `${base()}/.well-known/jwks.json`,
+    introspection_endpoint: `${base()}/v1/introspect`,
+    revocation_endpoint: `${base()}/v1/revoke`,
+    scopes_supported: ['*', 'tokens', 'api', 'metrics'],
+    response_types_supported: [],
+    grant_types_supported: [],
+    introspection_endpoint_auth_methods_supported: ['bearer'],
+    revocation_endpoint_auth_methods_supported: ['bearer'],
+  }))
+
+  app.get('/v1/whoami', {schema: {response: {200: schemas.whoami}}}, async (request) => {
+    const caller = await principal(request, 'api')
+    return {subject: caller.subject, id: caller.id, name: caller.name, scopes: caller.scopes, expiresAt: caller.expiresAt}
+  })
+
+  app.get('/v1/tokens', {schema: {response: {200: schemas.tokenList}}}, async (request) => {
+    const caller = await principal(request, 'tokens')
+    const all = (request.query as {all?: string}).all === 'true'
+    return issuer.listTokens({subject: caller.subject, includeRevoked: all})
+  })
+
+  app.get('/v1/tokens/:id', {schema: {response: {200: schemas.token}}}, async (request) => {
+    const caller = await principal(request, 'tokens')
+    return ownToken(issuer, caller, (request.params as {id: string}).id)
+  })
+
+  app.delete('/v1/tokens/:id', {schema: {response: {200: schemas.token}}}, async (request) => {
+    const caller = await principal(request, 'tokens')
+    const token = await ownToken(issuer, caller, (request.params as {id: string}).id)
+    return issuer.revokeToken(token.id)
+  })
+
+  // RFC 7662: any invalid token is just {"active": false}; no reason is given away.
+  app.post('/v1/introspect', {schema: {response: {200: schemas.introspection}}}, async (request) => {
+    await principal(request, 'api')
+    const token = formToken(request.body)
+    const result = await issuer.verifyToken(token)
+    metrics.countVerification(result.valid ? 'valid' : result.reason)
+    if (!result.valid) return {active: false}
+    const {claims} = result
+    return {
+      active: true,
+      token_type: 'Bearer',
+      scope: result.scopes.join(' '),
+      sub: claims.sub,
+      iss: claims.iss,
+      aud: claims.aud,
+      jti: claims.jti,
+      iat: claims.iat,
+      nbf: claims.nbf,
+      exp: claims.exp,
+      username: result.name,
+    }
+  })
+
+  // RFC 7009: 200 whether or not the token was valid; the caller may revoke its own subject's tokens.
+  app.post('/v1/revoke', async (request, reply) => {
+    const caller = await principal(request, 'api')
+    const token = formToken(request.body)
+    const result = await issuer.verifyToken(token)
+    if (result.valid) {
+      if (result.subject !== caller.subject) {
+        throw new HttpError(403, 'access_denied', "that token belongs to another subject; only its own subject's tokens can revoke it")
+      }
+
+      await issuer.revokeToken(result.id).catch((error: unknown) => {
+        if ((error as {code?: string}).code !== 'token_already_revoked') throw error
+      })
+    }
+
+    return reply.status(200).send()
+  })
+
+  app.get('/metrics', async (request, reply) => {
+    await principal(request, 'metrics')
+    return reply.type('text/plain; version=0.0.4').send(metrics.render())
+  })
+
+  return app
+}
+
+async function ownToken(issuer: IssuerClient, caller: Principal, id: string): Promise<TokenRecord> {
+  const token = await issuer.getToken(id).catch((error: unknown) => {
+    if ((error as {code?: string}).code === 'token_not_found') return undefined
+    throw error
+  })
+  // Another subject's token is "not found": its existence is none of the caller's business.
+  if (!token || token.subject !== caller.subject) throw new HttpError(404, 'token_not_found', `no token ${id}`)
+  return token
+}
+
+function formToken(body: unknown): string {
+  const token = (body as {token?: unknown} | undefined)?.token
+  if (typeof token !== 'string' || token.length === 0) {
+    throw new HttpError(400, 'invalid_request', 'the form needs a "token" parameter (application/x-www-form-urlencoded)')
+  }
+
+  return token
+}
+
+function redacted(logger: NonNullable<FastifyServerOptions['logger']>): FastifyServerOptions['logger'] {
+  const base = typeof logger === 'object' ? logger : {}
+  return {
+    ...base,
+    redact: {paths: ['req.headers.authorization', 'req.headers.cookie', 'req.body', 'token', '*.token'], censor: '[redacted]'},
+    serializers: {
+      // No query string: a token pasted into a URL must not reach the log either.
+      req: (request: {method: string; url: string; ip?: string}) => ({
+        method: request.method,
+        url: request.url.split('?')[0],
+        remoteAddress: request.ip,
+      }),
+    },
+  }
+}

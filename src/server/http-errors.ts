@@ -1,0 +1,44 @@
+import {CapeError, isCapeError} from '../issuer/errors.js'
+
+/** An error a client may see: status, a stable `error` code and a safe message. Never a stack. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message)
+  }
+}
+
+const STATUS_OF: Partial<Record<CapeError['code'], number>> = {
+  invalid_argument: 400,
+  invalid_duration: 400,
+  invalid_scope: 400,
+  input_too_large: 413,
+  missing_input: 400,
+  invalid_token: 401,
+  token_not_found: 404,
+  token_already_revoked: 409,
+  store_busy: 503,
+}
+
+/** The body and status for anything thrown in a route. Internals become a bare 500. */
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error
+  if (isCapeError(error)) {
+    const status = STATUS_OF[error.code]
+    if (status !== undefined) return new HttpError(status, error.code, error.message)
+    return new HttpError(500, 'internal', 'the issuer could not complete the request')
+  }
+
+  // Fastify's own errors (bad JSON, body too large, unsupported media type) carry a 4xx status.
+  const status = (error as {statusCode?: unknown}).statusCode
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const message = error instanceof Error ? error.message : 'bad request'
+    return new HttpError(status, status === 413 ? 'input_too_large' : 'invalid_request', message)
+  }
+
+  return new HttpError(500, 'internal', 'the issuer could not complete the request')
+}

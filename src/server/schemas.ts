@@ -1,0 +1,68 @@
+/** Response schemas: fast-json-stringify serialises with them and drops anything not listed. */
+
+const stringArray = {type: 'array', items: {type: 'string'}} as const
+const nullableString = {type: ['string', 'null']} as const
+
+export const health = {type: 'object', properties: {status: {type: 'string'}}} as const
+
+export const jwks = {
+  type: 'object',
+  properties: {keys: {type: 'array', items: {type: 'object', additionalProperties: true}}},
+} as const
+
+export const metadata = {
+  type: 'object',
+  properties: {
+    issuer: {type: 'string'},
+    jwks_uri: {type: 'string'},
+    introspection_endpoint: {type: 'string'},
+    revocation_endpoint: {type: 'string'},
+    scopes_supported: stringArray,
+    response_types_supported: stringArray,
+    grant_types_supported: stringArray,
+    introspection_endpoint_auth_methods_supported: stringArray,
+    revocation_endpoint_auth_methods_supported: stringArray,
+  },
+} as const
+
+export const token = {
+  type: 'object',
+  properties: {
+    id: {type: 'string'},
+    name: {type: 'string'},
+    description: nullableString,
+    subject: {type: 'string'},
+    scopes: stringArray,
+    kid: {type: 'string'},
+    status: {type: 'string'},
+    createdAt: {type: 'string'},
+    expiresAt: nullableString,
+    revokedAt: nullableString,
+    lastUsedAt: nullableString,
+  },
+} as const
+
+export const tokenList = {type: 'array', items: token} as const
+
+export const whoami = {
+  type: 'object',
+  properties: {subject: {type: 'string'}, id: {type: 'string'}, name: {type: 'string'}, scopes: stringArray, expiresAt: nullableString},
+} as const
+
+export const introspection = {
+  type: 'object',
+  required: ['active'],
+  properties: {
+    active: {type: 'boolean'},
+    token_type: {type: 'string'},
+    scope: {type: 'string'},
+    sub: {type: 'string'},
+    iss: {type: 'string'},
+    aud: {anyOf: [{type: 'string'}, stringArray]},
+    jti: {type: 'string'},
+    iat: {type: 'integer'},
+    nbf: {type: 'integer'},
+    exp: {type: 'integer'},
+    username: {type: 'string'},
+  },
+} as const
