@@ -28,6 +28,7 @@ const CODE_EXIT = {
   missing_input: EXIT_CODES.usage,
   invalid_profile: EXIT_CODES.usage,
   invalid_token: EXIT_CODES.failure,
+  scope_not_allowed: EXIT_CODES.failure,
   token_not_found: EXIT_CODES.failure,
   token_already_revoked: EXIT_CODES.failure,
   issuer_already_initialized: EXIT_CODES.failure,

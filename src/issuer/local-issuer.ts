@@ -98,6 +98,7 @@ export class LocalIssuer implements IssuerClient {
     const scopes = normalizeScopes(input.scopes)
     const issuer = await this.ensureInitialized()
     const subject = validateLabel('subject', input.subject ?? issuer.defaultSubject, LIMITS.subject)
+    const account = input.account === undefined ? null : validateLabel('account', input.account, LIMITS.account)
 
     const createdAt = this.now()
     const issuedAt = Math.floor(createdAt / 1000)
@@ -127,6 +128,7 @@ export class LocalIssuer implements IssuerClient {
       expiresAt: expiresAtSeconds === undefined ? null : expiresAtSeconds * 1000,
       revokedAt: null,
       lastUsedAt: null,
+      account,
     }
     // Committed before anyone sees the token: a printed token always verifies.
     await this.store.insertToken(stored)
@@ -271,6 +273,7 @@ export class LocalIssuer implements IssuerClient {
       expiresAt: isoOrNull(token.expiresAt),
       revokedAt: isoOrNull(token.revokedAt),
       lastUsedAt: isoOrNull(token.lastUsedAt),
+      account: token.account,
     }
   }
 }

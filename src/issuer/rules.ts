@@ -13,6 +13,7 @@ export const LIMITS = {
   name: 100,
   description: 500,
   subject: 255,
+  account: 255,
   issuer: 255,
   audience: 255,
   scopes: 32,
@@ -60,4 +61,26 @@ export function validateLabel(kind: string, value: string, maxLength: number): s
 export function validateDescription(value: string | undefined): string | null {
   if (value === undefined || value.length === 0) return null
   return validateLabel('description', value, LIMITS.description)
+}
+
+/** Scopes no token minted through the API may carry: full access, and the operators' metrics. */
+export const RESERVED_SCOPES: readonly string[] = ['*', 'metrics']
+
+/**
+ * The scopes of a token a caller mints for itself through the API: never a reserved scope, and
+ * never more than the caller's own token grants.
+ */
+export function delegatedScopes(callerScopes: readonly string[], requested: readonly string[] | undefined): string[] {
+  const scopes = normalizeScopes(requested)
+  const reserved = scopes.filter((scope) => RESERVED_SCOPES.includes(scope))
+  if (reserved.length > 0) {
+    throw new CapeError('scope_not_allowed', `a token minted through the API cannot carry ${reserved.map((scope) => `"${scope}"`).join(' or ')}`)
+  }
+
+  const missing = scopes.filter((scope) => !grantsScopes(callerScopes, [scope]))
+  if (missing.length > 0) {
+    throw new CapeError('scope_not_allowed', `a token cannot grant more than its creator's scopes: ${missing.map((scope) => `"${scope}"`).join(', ')}`)
+  }
+
+  return scopes
 }

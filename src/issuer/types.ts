@@ -16,6 +16,7 @@ export type VerifyReason =
   | 'unknown_token'
   | 'revoked'
   | 'insufficient_scope'
+  | 'wrong_account'
 
 export type TokenStatus = 'active' | 'expired' | 'revoked'
 
@@ -32,6 +33,8 @@ export interface TokenRecord {
   expiresAt: string | null
   revokedAt: string | null
   lastUsedAt: string | null
+  /** Bound to this one account; null when the token may act on any. */
+  account: string | null
 }
 
 export interface CreateTokenInput {
@@ -41,6 +44,8 @@ export interface CreateTokenInput {
   /** Lifetime in seconds; no expiry when absent. */
   expiresInSeconds?: number | undefined
   subject?: string | undefined
+  /** Binds the token to one account. */
+  account?: string | undefined
 }
 
 export interface CreatedToken extends TokenRecord {
@@ -57,6 +62,8 @@ export interface ListTokensOptions {
 export interface VerifyOptions {
   /** Every one of these must be granted by the token's scope claim (or `*`). */
   requiredScopes?: readonly string[]
+  /** The account the request acts on: a token bound to another one is `wrong_account`. */
+  account?: string | undefined
 }
 
 export type TokenClaims = Record<string, unknown> & {
@@ -79,6 +86,7 @@ export type VerifyResult =
       /** Shared with the signature cache, hence frozen. */
       scopes: readonly string[]
       expiresAt: string | null
+      account: string | null
       claims: Readonly<TokenClaims>
     }
   | {valid: false; reason: VerifyReason}

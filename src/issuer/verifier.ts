@@ -75,6 +75,10 @@ export class TokenVerifier {
       return fail('insufficient_scope')
     }
 
+    if (options?.account !== undefined && state.account !== null && state.account !== options.account) {
+      return fail('wrong_account')
+    }
+
     this.config.onVerified?.(claims.jti, now)
     return {
       valid: true,
@@ -83,6 +87,7 @@ export class TokenVerifier {
       name: state.name,
       scopes: checked.scopes,
       expiresAt: checked.expiresAt,
+      account: state.account,
       claims,
     }
   }

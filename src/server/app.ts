@@ -1,5 +1,7 @@
 import Fastify, {type FastifyInstance, type FastifyServerOptions} from 'fastify'
 
+import {parseDuration} from '../issuer/duration.js'
+import {delegatedScopes} from '../issuer/rules.js'
 import type {IssuerClient, TokenRecord} from '../issuer/types.js'
 import {authenticate, type Principal} from './bearer.js'
 import {HttpError, toHttpError} from './http-errors.js'
@@ -28,6 +30,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger === undefined || options.logger === false ? false : redacted(options.logger),
     bodyLimit: BODY_LIMIT_BYTES,
+    // Fastify's defaults quietly drop unknown fields and coerce types; a token request says what it means.
+    ajv: {customOptions: {removeAdditional: false, coerceTypes: false}},
     // The JSON in tokens is never a prototype for anything.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -81,6 +85,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const caller = await principal(request, 'tokens')
     const all = (request.query as {all?: string}).all === 'true'
     return issuer.listTokens({subject: caller.subject, includeRevoked: all})
+  })
+
+  // EmailEngine's rule: tokens minted over HTTP name an account and never outrank their creator.
+  app.post('/v1/tokens', {schema: {body: schemas.createTokenBody, response: {201: schemas.createdToken}}}, async (request, reply) => {
+    const caller = await principal(request, 'tokens')
+    const body = request.body as {name: string; description?: string; scopes?: string[]; expiresIn?: number | string; account: string}
+    const created = await issuer.createToken({
+      name: body.name,
+      description: body.description,
+      scopes: delegatedScopes(caller.scopes, body.scopes),
+      expiresInSeconds: typeof body.expiresIn === 'string' ? parseDuration(body.expiresIn) : body.expiresIn,
+      subject: caller.subject,
+      account: body.account,
+    })
+    return reply.status(201).send(created)
   })
 
   app.get('/v1/tokens/:id', {schema: {response: {200: schemas.token}}}, async (request) => {

@@ -19,6 +19,7 @@ const STATUS_OF: Partial<Record<CapeError['code'], number>> = {
   input_too_large: 413,
   missing_input: 400,
   invalid_token: 401,
+  scope_not_allowed: 403,
   token_not_found: 404,
   token_already_revoked: 409,
   store_busy: 503,

@@ -39,7 +39,26 @@ export const token = {
     expiresAt: nullableString,
     revokedAt: nullableString,
     lastUsedAt: nullableString,
+    account: nullableString,
   },
+} as const
+
+export const createTokenBody = {
+  type: 'object',
+  required: ['name', 'account'],
+  additionalProperties: false,
+  properties: {
+    name: {type: 'string', minLength: 1, maxLength: 100},
+    description: {type: 'string', maxLength: 500},
+    scopes: {type: 'array', maxItems: 32, items: {type: 'string', maxLength: 64}},
+    expiresIn: {anyOf: [{type: 'integer', minimum: 1}, {type: 'string', maxLength: 32}]},
+    account: {type: 'string', minLength: 1, maxLength: 255},
+  },
+} as const
+
+export const createdToken = {
+  type: 'object',
+  properties: {...token.properties, token: {type: 'string'}},
 } as const
 
 export const tokenList = {type: 'array', items: token} as const

@@ -38,6 +38,10 @@ export const MIGRATIONS: readonly string[] = [
 
   CREATE INDEX tokens_by_subject ON tokens (subject, created_at);
   `,
+  // v2: a token may be bound to one account (EmailEngine's account tokens).
+  `
+  ALTER TABLE tokens ADD COLUMN account TEXT;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

@@ -13,6 +13,7 @@ interface TokenRow {
   expires_at: number | null
   revoked_at: number | null
   last_used_at: number | null
+  account: string | null
 }
 
 interface IssuerRow {
@@ -32,7 +33,7 @@ interface KeyRow {
   retired_at: number | null
 }
 
-const TOKEN_COLUMNS = 'jti, subject, name, description, scopes, kid, created_at, expires_at, revoked_at, last_used_at'
+const TOKEN_COLUMNS = 'jti, subject, name, description, scopes, kid, created_at, expires_at, revoked_at, last_used_at, account'
 
 /** The embedded store: one SQLite file, every statement prepared once per connection. */
 export class SqliteStore implements Store {
@@ -62,11 +63,13 @@ export class SqliteStore implements Store {
       ),
       insertToken: db.prepare(
         `INSERT INTO tokens (${TOKEN_COLUMNS})
-         VALUES (@jti, @subject, @name, @description, @scopes, @kid, @created_at, @expires_at, @revoked_at, @last_used_at)`,
+         VALUES (@jti, @subject, @name, @description, @scopes, @kid, @created_at, @expires_at, @revoked_at, @last_used_at, @account)`,
       ),
       getToken: db.prepare<[string], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE jti = ?`),
       // Columns named as TokenState's fields: the row is returned as it comes.
-      getTokenState: db.prepare<[string], TokenState>('SELECT name, revoked_at AS revokedAt FROM tokens WHERE jti = ?'),
+      getTokenState: db.prepare<[string], TokenState>(
+        'SELECT name, revoked_at AS revokedAt, account FROM tokens WHERE jti = ?',
+      ),
       listActive: db.prepare<[], TokenRow>(
         `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE revoked_at IS NULL ORDER BY created_at, jti`,
       ),
@@ -133,6 +136,7 @@ export class SqliteStore implements Store {
         expires_at: token.expiresAt,
         revoked_at: token.revokedAt,
         last_used_at: token.lastUsedAt,
+        account: token.account,
       }),
     )
   }
@@ -211,6 +215,7 @@ function toToken(row: TokenRow): StoredToken {
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
     lastUsedAt: row.last_used_at,
+    account: row.account,
   }
 }
 

@@ -17,12 +17,15 @@ export interface StoredToken {
   expiresAt: number | null
   revokedAt: number | null
   lastUsedAt: number | null
+  /** The one account the token may act on; null for any. */
+  account: string | null
 }
 
 /** The little the verifier needs on every call, fetched by the cheapest statement. */
 export interface TokenState {
   name: string
   revokedAt: number | null
+  account: string | null
 }
 
 export interface StoredKey {

@@ -104,6 +104,38 @@ describe('the HTTP issuer', () => {
     expect(await issuer.verifyToken(victim.token)).toEqual({valid: false, reason: 'revoked'})
   })
 
+  it('mints account-bound tokens for the bearer, never above its scopes', async () => {
+    const json = (body: unknown, bearer = tokens.aliceTokens!.token) =>
+      call('/v1/tokens', {method: 'POST', bearer, headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})
+
+    const created = await json({name: 'ci', scopes: ['tokens'], expiresIn: '30d', account: 'acme'})
+    expect(created.status).toBe(201)
+    const token = (await created.json()) as {token: string; id: string; subject: string; account: string; scopes: string[]; expiresAt: string}
+    expect(token).toMatchObject({subject: 'alice', account: 'acme', scopes: ['tokens']})
+    expect(Date.parse(token.expiresAt) - Date.now()).toBeGreaterThan(29 * 86_400_000)
+    expect(await issuer.verifyToken(token.token, {account: 'acme'})).toMatchObject({valid: true, account: 'acme'})
+    expect(await issuer.verifyToken(token.token, {account: 'other'})).toEqual({valid: false, reason: 'wrong_account'})
+    // an unbound token acts on any account
+    expect((await issuer.verifyToken(tokens.alice!.token, {account: 'other'})).valid).toBe(true)
+
+    const refusals: Array<[unknown, number, string]> = [
+      [{name: 'x'}, 400, 'invalid_request'],
+      [{name: 'x', account: 'acme', scopes: ['*']}, 403, 'scope_not_allowed'],
+      [{name: 'x', account: 'acme', scopes: ['metrics']}, 403, 'scope_not_allowed'],
+      [{name: 'x', account: 'acme', scopes: ['api']}, 403, 'scope_not_allowed'], // aliceTokens has only "tokens"
+      [{name: 'x', account: 'acme', scopes: ['tokens'], expiresIn: 'soon'}, 400, 'invalid_duration'],
+      [{name: 'x', account: 'acme', extra: true}, 400, 'invalid_request'],
+    ]
+    for (const [body, status, error] of refusals) {
+      const response = await json(body)
+      expect({status: response.status, error: ((await response.json()) as {error: string}).error}).toEqual({status, error})
+    }
+
+    // "*" may delegate any scope but the reserved ones
+    expect((await json({name: 'y', account: 'acme', scopes: ['api', 'tokens']}, tokens.alice!.token)).status).toBe(201)
+    expect((await json({name: 'z', account: 'acme'}, tokens.aliceApi!.token)).status).toBe(403)
+  })
+
   it('introspects as RFC 7662 says: claims when active, nothing else when not', async () => {
     const active = await form('/v1/introspect', tokens.aliceApi!.token, {token: tokens.bob!.token})
     expect(active.status).toBe(200)

@@ -26,6 +26,7 @@ With --save the token goes straight into the OS keychain as your own credential 
     scope: scopeFlag({char: 's', description: 'scope to grant (repeatable; default: api)'}),
     'expires-in': durationFlag({description: 'lifetime, e.g. 30d, 12h, 1h30m (default: no expiry)'}),
     subject: Flags.string({description: "subject (sub claim); default: the issuer's default subject"}),
+    account: Flags.string({description: 'bind the token to this one account: it is refused (wrong_account) for any other'}),
     save: Flags.boolean({description: 'keep the token in the OS keychain as your credential (and make its profile active)'}),
     profile: Flags.string({description: 'with --save: the profile to store it as (default: the active one)', dependsOn: ['save']}),
     'insecure-storage': Flags.boolean({
@@ -48,6 +49,7 @@ With --save the token goes straight into the OS keychain as your own credential 
       scopes: flags.scope,
       expiresInSeconds: flags['expires-in'],
       subject: flags.subject,
+      account: flags.account,
     })
 
     if (profile) return this.save(created, profile, storage)

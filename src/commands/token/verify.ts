@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {scopeFlag} from '../../cli/flags.js'
@@ -26,6 +26,7 @@ Pass "-" to read the token from stdin and keep it out of your shell history.`
 
   static override flags = {
     scope: scopeFlag({char: 's', description: 'scope the token must grant (repeatable)'}),
+    account: Flags.string({description: 'the account the token is used for (refused if bound to another)'}),
   }
 
   async run(): Promise<TokenVerifyResult> {
@@ -36,7 +37,7 @@ Pass "-" to read the token from stdin and keep it out of your shell history.`
 
     const token = args.token === '-' ? await readSecretFromStdin() : args.token
     const issuer = await this.issuer()
-    const result = await issuer.verifyToken(token, {requiredScopes: flags.scope})
+    const result = await issuer.verifyToken(token, {requiredScopes: flags.scope, account: flags.account})
     if (!result.valid) {
       process.exitCode = EXIT_CODES.failure
       if (!this.jsonEnabled()) process.stderr.write(`Invalid token: ${result.reason}\n`)
