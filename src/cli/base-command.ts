@@ -13,10 +13,13 @@ export abstract class BaseCommand extends Command {
 
   private issuerPromise: Promise<LocalIssuer> | undefined
 
+  /** CAPE_HOME, else oclif's data directory. */
+  protected home(): string {
+    return capeHome(this.config.dataDir)
+  }
+
   protected issuer(): Promise<LocalIssuer> {
-    this.issuerPromise ??= import('../issuer/local-issuer.js').then(({LocalIssuer}) =>
-      LocalIssuer.open({home: capeHome(this.config.dataDir)}),
-    )
+    this.issuerPromise ??= import('../issuer/local-issuer.js').then(({LocalIssuer}) => LocalIssuer.open({home: this.home()}))
     return this.issuerPromise
   }
 

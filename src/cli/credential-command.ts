@@ -10,7 +10,6 @@ import type {Credential, SecretStore, StorageKind} from '../credentials/types.js
 import {CapeError} from '../issuer/errors.js'
 import type {IssuerClient, VerifyResult} from '../issuer/types.js'
 import {BaseCommand} from './base-command.js'
-import {capeHome} from './home.js'
 import {readSecretFromStdin} from './stdin.js'
 import {formatDate} from './token-table.js'
 
@@ -43,10 +42,6 @@ export type ValidResult = Extract<VerifyResult, {valid: true}>
 export abstract class CredentialCommand extends BaseCommand {
   private profileConfig: ProfileConfig | undefined
   private keychainStore: OsKeychain | undefined
-
-  protected home(): string {
-    return capeHome(this.config.dataDir)
-  }
 
   protected profiles(): ProfileConfig {
     this.profileConfig ??= ProfileConfig.load(this.home())
