@@ -74,17 +74,27 @@ export abstract class CredentialCommand extends BaseCommand {
     })
   }
 
-  /** Resolves the caller's credential and verifies it: refused with a message that says what to do. */
-  protected async authenticate(flags: CredentialFlags): Promise<{credential: Credential; verified: ValidResult}> {
-    // The keychain answers from a child process: get the verifier ready meanwhile, not after.
+  /**
+   * Resolves the caller's credential and verifies it, without judging the result. The keychain
+   * answers from a child process, so the verifier loads meanwhile rather than after.
+   */
+  protected async checkCredential(
+    flags: CredentialFlags,
+    options: {prompt: boolean} = {prompt: true},
+  ): Promise<{credential: Credential; issuer: IssuerClient; result: VerifyResult}> {
     const opening = this.issuer().then(async (issuer) => {
       await issuer.prepareToVerify()
       return issuer
     })
     opening.catch(() => {}) // handled when awaited below; unawaited only when resolving failed first
-    const credential = await this.resolveCredential(flags)
+    const credential = await this.resolveCredential(flags, options)
     const issuer = await opening
-    const result = await issuer.verifyToken(credential.token)
+    return {credential, issuer, result: await issuer.verifyToken(credential.token)}
+  }
+
+  /** Resolves the caller's credential and verifies it: refused with a message that says what to do. */
+  protected async authenticate(flags: CredentialFlags): Promise<{credential: Credential; verified: ValidResult}> {
+    const {credential, issuer, result} = await this.checkCredential(flags)
     if (!result.valid) throw await this.refusal(issuer, credential, result.reason)
     this.warnIfExpiringSoon(credential, result)
     return {credential, verified: result}
@@ -103,11 +113,13 @@ export abstract class CredentialCommand extends BaseCommand {
     return new CapeError('invalid_token', `${what} ${when}${this.fixFor(credential, known.name)}`, {reason})
   }
 
-  protected warnIfExpiringSoon(credential: Credential, verified: ValidResult): void {
-    const left = expiringWithin(verified.expiresAt, Date.now())
+  /** The 7-day warning on stderr. `name` is undefined when cape cannot vouch for which token it is. */
+  protected warnIfExpiringSoon(credential: Credential, token: {name?: string | undefined; expiresAt: string | null}): void {
+    const left = expiringWithin(token.expiresAt, Date.now())
     if (left === undefined) return
+    const which = token.name === undefined ? `from ${credential.location}` : `"${token.name}"`
     process.stderr.write(
-      `Warning: your token "${verified.name}" expires in ${describeRemaining(left)} (${formatDate(verified.expiresAt!)})${this.fixFor(credential, verified.name, 'replace it with')}\n`,
+      `Warning: your token ${which} expires in ${describeRemaining(left)} (${formatDate(token.expiresAt!)})${this.fixFor(credential, token.name, 'replace it with')}\n`,
     )
   }
 

@@ -13,7 +13,7 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   if (header === undefined) return undefined
   const match = BEARER.exec(header)
-  if (!match) throw unauthorized('invalid_request', 'the Authorization header must be "Bearer <token>"')
+  if (!match) throw unauthorized('invalid_request', 'the Authorization header must be "Bearer <token>"', 'not a bearer token')
   return match[1]
 }
 
@@ -46,8 +46,9 @@ export async function authenticate(
   throw unauthorized('invalid_token', `the bearer token is not valid: ${result.reason}`, result.reason)
 }
 
-function unauthorized(code: string, message: string, description = code): HttpError {
+/** RFC 6750 §3.1: the error code goes both in the body and in WWW-Authenticate. */
+function unauthorized(code: 'invalid_request' | 'invalid_token', message: string, description: string): HttpError {
   return new HttpError(401, code, message, {
-    'www-authenticate': `Bearer realm="cape", error="${code === 'invalid_request' ? 'invalid_request' : 'invalid_token'}", error_description="${description}"`,
+    'www-authenticate': `Bearer realm="cape", error="${code}", error_description="${description}"`,
   })
 }

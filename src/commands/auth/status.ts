@@ -32,9 +32,7 @@ export default class AuthStatus extends CredentialCommand {
 
   async run(): Promise<AuthStatusResult> {
     const {flags} = await this.parse(AuthStatus)
-    const credential = await this.resolveCredential(flags, {prompt: false})
-    const issuer = await this.issuer()
-    const result = await issuer.verifyToken(credential.token)
+    const {credential, issuer, result} = await this.checkCredential(flags, {prompt: false})
     const config = this.profiles()
     const status: AuthStatusResult = {
       source: credential.source,

@@ -1,6 +1,6 @@
 import {CredentialCommand, profileFlag} from '../../cli/credential-command.js'
-import {describeRemaining, expiringWithin, peekClaims} from '../../credentials/expiry.js'
-import type {CredentialSource} from '../../credentials/types.js'
+import {peekClaims} from '../../credentials/expiry.js'
+import type {Credential, CredentialSource} from '../../credentials/types.js'
 
 export interface AuthTokenResult {
   token: string
@@ -20,19 +20,17 @@ It prints the full token: pipe it, don't paste it.`
   async run(): Promise<AuthTokenResult> {
     const {flags} = await this.parse(AuthToken)
     const credential = await this.resolveCredential({profile: flags.profile}, {prompt: false})
-    this.warnFromClaims(credential.token, credential.profile)
+    this.warnFromClaims(credential)
     this.log(credential.token)
     return {token: credential.token, source: credential.source, profile: credential.profile ?? null}
   }
 
   // Printing must not depend on the issuer being reachable, so the expiry is read, not verified.
-  private warnFromClaims(token: string, profile: string | undefined): void {
-    const claims = peekClaims(token)
+  private warnFromClaims(credential: Credential): void {
+    const claims = peekClaims(credential.token)
     if (typeof claims?.exp !== 'number') return
-    const left = expiringWithin(new Date(claims.exp * 1000).toISOString(), Date.now())
-    if (left === undefined) return
-    const record = profile === undefined ? undefined : this.profiles().record(profile)
-    const name = record && record.tokenId === claims.jti ? `"${record.name}"` : 'from this source'
-    process.stderr.write(`Warning: your token ${name} expires in ${describeRemaining(left)}\n`)
+    const record = credential.profile === undefined ? undefined : this.profiles().record(credential.profile)
+    const name = record && record.tokenId === claims.jti ? record.name : undefined
+    this.warnIfExpiringSoon(credential, {name, expiresAt: new Date(claims.exp * 1000).toISOString()})
   }
 }
