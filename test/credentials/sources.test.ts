@@ -85,6 +85,22 @@ describe.skipIf(!keychainTestsEnabled)('where the caller’s token comes from', 
     expect(inCi.code).toBe(4)
   })
 
+  it('login asks at the same masked prompt; Ctrl-C there stores nothing', async () => {
+    const env = {...keychain.env, CI: '', CAPE_PROFILE: 'typed'}
+    const cancelled = await runOnTty(['login'], dir.home, env, '\u0003')
+    expect(cancelled.code).toBe(130)
+    expect(cancelled.output).toMatch(/Error: cancelled/)
+    expect(keychain.lookup('typed')).toBeNull()
+
+    const typed = await runOnTty(['login'], dir.home, env, tokens.prompt!)
+    expect(typed.code).toBe(0)
+    expect(typed.output).not.toContain(tokens.prompt)
+    expect(keychain.lookup('typed')).toBe(tokens.prompt)
+    // login made "typed" active; logging out hands back to "default" for the tests after this one
+    expect((await runCli(['logout'], {home: dir.home, env})).stdout).toContain('Profile "default" is now active.')
+    expect(keychain.lookup('typed')).toBeNull()
+  })
+
   it('refuses an insecure file that others can read', async () => {
     const path = join(dir.home, 'credentials', 'default')
     writeFileSync(path, `${tokens.file}\n`, {mode: 0o644})
