@@ -8,7 +8,7 @@ export const EXIT_CODES = {
   failure: 1,
   /** The command line was wrong: a missing or malformed flag or argument. */
   usage: 2,
-  /** Local state is unusable: CAPE_HOME, the database, a key file or the OS keychain. */
+  /** State is unusable: CAPE_HOME, the database, a key file, the OS keychain, or a remote issuer out of reach. */
   environment: 3,
   /** No credential: nothing passed, nothing in the environment, nothing stored (not logged in). */
   noCredential: 4,
@@ -27,8 +27,14 @@ const CODE_EXIT = {
   input_too_large: EXIT_CODES.usage,
   missing_input: EXIT_CODES.usage,
   invalid_profile: EXIT_CODES.usage,
+  invalid_bundle: EXIT_CODES.usage,
+  invalid_issuer_url: EXIT_CODES.usage,
   invalid_token: EXIT_CODES.failure,
   scope_not_allowed: EXIT_CODES.failure,
+  insufficient_scope: EXIT_CODES.failure,
+  access_denied: EXIT_CODES.failure,
+  token_inactive: EXIT_CODES.failure,
+  token_conflict: EXIT_CODES.failure,
   token_not_found: EXIT_CODES.failure,
   token_already_revoked: EXIT_CODES.failure,
   issuer_already_initialized: EXIT_CODES.failure,
@@ -41,6 +47,7 @@ const CODE_EXIT = {
   keychain_unavailable: EXIT_CODES.environment,
   credentials_unavailable: EXIT_CODES.environment,
   config_invalid: EXIT_CODES.environment,
+  issuer_unavailable: EXIT_CODES.environment,
   not_logged_in: EXIT_CODES.noCredential,
   cancelled: EXIT_CODES.interrupted,
   internal: EXIT_CODES.internal,

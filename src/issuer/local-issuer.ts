@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {describeFsError} from '../fs/describe-error.js'
 import {ensurePrivateDir} from '../fs/secure-files.js'
 import {privateKeyPath, writePrivateKey} from '../keys/private-key-file.js'
+import type {Keyring} from '../keys/keyring.js'
 import type {TokenSigner} from '../keys/token-signer.js'
 import {SqliteStore} from '../store/sqlite-store.js'
 import type {Store, StoredIssuer, StoredToken} from '../store/types.js'
@@ -13,6 +14,7 @@ import {CapeError} from './errors.js'
 import {LastUsedRecorder} from './last-used.js'
 import {LIMITS, normalizeScopes, validateDescription, validateLabel} from './rules.js'
 import {newTokenId} from './token-id.js'
+import type {PreparedToken} from './prepared-token.js'
 import type {TokenVerifier} from './verifier.js'
 import type {
   CreatedToken,
@@ -28,6 +30,9 @@ import type {
   VerifyOptions,
   VerifyResult,
 } from './types.js'
+
+/** How long a refused unknown kid keeps the store from being asked again about keys. */
+const KEY_RECHECK_MS = 1000
 
 export interface LocalIssuerOptions {
   /** The data directory: `cape.db` and `keys/` live here. */
@@ -66,6 +71,7 @@ export class LocalIssuer implements IssuerClient {
   private verifier: TokenVerifier | undefined
   private verifierLoading: Promise<TokenVerifier> | undefined
   private readonly lastUsed: LastUsedRecorder
+  private keysCheckedAt = 0
 
   private constructor(
     private readonly store: Store,
@@ -104,8 +110,9 @@ export class LocalIssuer implements IssuerClient {
     const issuedAt = Math.floor(createdAt / 1000)
     const expiresAtSeconds = input.expiresInSeconds === undefined ? undefined : issuedAt + input.expiresInSeconds
     const jti = newTokenId()
-    // Claims in Cape's order; `exp` and `scope` only when they say something.
+    // Claims in Cape's (alphabetical) order; `account`, `exp` and `scope` only when they say something.
     const claims = {
+      ...(account === null ? {} : {account}),
       aud: issuer.audience,
       ...(expiresAtSeconds === undefined ? {} : {exp: expiresAtSeconds}),
       iat: issuedAt,
@@ -169,10 +176,72 @@ export class LocalIssuer implements IssuerClient {
     return this.loadVerifier().then((verifier) => verifier.verify(token, options))
   }
 
+  /** This issuer's own public keys; keys imported with prepared tokens belong to other issuers. */
   async jwks(): Promise<Jwks> {
     await this.ensureInitialized()
     const keys = await this.store.listKeys()
-    return {keys: keys.filter((key) => key.retiredAt === null).map((key) => JSON.parse(key.publicJwk) as PublicJwk)}
+    return {
+      keys: keys
+        .filter((key) => key.retiredAt === null && key.foreign === null)
+        .map((key) => JSON.parse(key.publicJwk) as PublicJwk),
+    }
+  }
+
+  /**
+   * A bundle another issuer (or this one) can import to accept the token: its metadata, iss, aud
+   * and public key. Refused for a revoked or expired token, which no one should prepare.
+   */
+  async exportToken(id: string): Promise<string> {
+    const token = await this.store.getToken(id)
+    if (!token) throw notFound(id)
+    const status = this.statusOf(token)
+    if (status !== 'active') throw new CapeError('token_inactive', `token ${id} is ${status}: there is nothing to export`)
+
+    const key = (await this.store.listKeys()).find((candidate) => candidate.kid === token.kid)
+    const issuer = key?.foreign ?? (this.state && {issuer: this.state.issuer, audience: this.state.audience})
+    if (!key || !issuer) throw new CapeError('key_unavailable', `the key that signed token ${id} is no longer in the store`)
+
+    const {encodePreparedToken} = await import('./prepared-token.js')
+    return encodePreparedToken({
+      v: 1,
+      token: {
+        id: token.jti,
+        name: token.name,
+        description: token.description,
+        subject: token.subject,
+        scopes: token.scopes,
+        account: token.account,
+        createdAt: token.createdAt,
+        expiresAt: token.expiresAt,
+      },
+      issuer: {iss: issuer.issuer, aud: issuer.audience},
+      key: JSON.parse(key.publicJwk) as PreparedToken['key'],
+    })
+  }
+
+  /**
+   * Stores a prepared token so that this issuer accepts it; its key verifies only the tokens
+   * imported with it. Importing the same token again is a no-op and never undoes a revocation.
+   */
+  async importToken(bundle: string): Promise<{imported: boolean; token: TokenRecord}> {
+    const {decodePreparedToken} = await import('./prepared-token.js')
+    const {token, key} = await decodePreparedToken(bundle)
+    const existing = await this.store.getToken(token.jti)
+    if (!existing && token.expiresAt !== null && token.expiresAt <= this.now()) {
+      throw new CapeError('token_inactive', `token ${token.jti} expired on ${iso(token.expiresAt)}: there is nothing to import`)
+    }
+
+    const outcome = await this.store.importToken(token, key)
+    if (outcome === 'token_conflict') {
+      throw new CapeError('token_conflict', `another token with id ${token.jti} is already stored here; nothing was imported`)
+    }
+
+    if (outcome === 'key_conflict') {
+      throw new CapeError('token_conflict', `key ${key.kid} is already known here for another issuer or audience; nothing was imported`)
+    }
+
+    if (outcome === 'imported') await this.load()
+    return {imported: outcome === 'imported', token: await this.getToken(token.jti)}
   }
 
   async close(): Promise<void> {
@@ -187,14 +256,29 @@ export class LocalIssuer implements IssuerClient {
     this.verifierLoading = undefined
   }
 
+  /**
+   * Asked by the verifier when a token names a key it has not loaded: another process (`cape
+   * token import`, a key rotation) may have added it since. The store is asked at most once a
+   * second, so a flood of made-up kids costs one small query a second.
+   */
+  private async refreshKeys(loaded: readonly string[]): Promise<Keyring | undefined> {
+    const now = Date.now()
+    if (now - this.keysCheckedAt < KEY_RECHECK_MS) return undefined
+    this.keysCheckedAt = now
+    const {Keyring} = await import('../keys/keyring.js')
+    const keyring = await Keyring.load(await this.store.listKeys())
+    return keyring.kids.join() === loaded.join() ? undefined : keyring
+  }
+
   private loadVerifier(): Promise<TokenVerifier> {
     this.verifierLoading ??= (async () => {
       const [{TokenVerifier}, {Keyring}] = await Promise.all([import('./verifier.js'), import('../keys/keyring.js')])
       const verifier = new TokenVerifier({
         issuer: this.state?.issuer ?? DEFAULT_ISSUER,
         audience: this.state?.audience ?? DEFAULT_AUDIENCE,
-        keyring: this.state ? await Keyring.load(await this.store.listKeys()) : Keyring.empty,
-        lookup: (jti) => this.store.getTokenState(jti),
+        keyring: await Keyring.load(await this.store.listKeys()),
+        refreshKeys: (loaded) => this.refreshKeys(loaded),
+        lookup: (claims, kid) => this.store.getTokenState(claims.jti, kid),
         onVerified: (jti, at) => this.lastUsed.record(jti, at),
         now: this.now,
       })
@@ -237,6 +321,7 @@ export class LocalIssuer implements IssuerClient {
         publicJwk: JSON.stringify(key.publicJwk),
         createdAt,
         retiredAt: null,
+        foreign: null,
       },
     )
     if (!won) rmSync(privateKeyPath(this.keysDir, key.kid), {force: true})

@@ -75,6 +75,8 @@ export type TokenClaims = Record<string, unknown> & {
   sub: string
   exp?: number
   scope?: string
+  /** Only on a token bound to one account, so a verifier that has just the JWKS can enforce it. */
+  account?: string
 }
 
 export type VerifyResult =

@@ -1,6 +1,6 @@
 import {compactVerify} from 'jose'
 
-import type {Keyring} from '../keys/keyring.js'
+import type {Keyring, VerificationKey} from '../keys/keyring.js'
 import type {MaybePromise, TokenState} from '../store/types.js'
 import {grantsScopes} from './rules.js'
 import {SignatureCache} from './signature-cache.js'
@@ -20,8 +20,16 @@ export interface VerifierConfig {
   issuer: string
   audience: readonly string[]
   keyring: Keyring
-  /** Revocation state of a jti; undefined when the store has never heard of it. */
-  lookup: (jti: string) => MaybePromise<TokenState | undefined>
+  /**
+   * Revocation state of the token `claims.jti` signed by key `kid`; undefined when the store has
+   * never heard of that pair. `token` is there for a lookup that asks a remote issuer.
+   */
+  lookup: (claims: Readonly<TokenClaims>, kid: string, token: string) => MaybePromise<TokenState | undefined>
+  /**
+   * Asked when a token names a kid the keyring lacks: a keyring with a different key set, or
+   * undefined when nothing changed (or it is too soon to ask again). Rate limiting is its job.
+   */
+  refreshKeys?: (loaded: readonly string[]) => Promise<Keyring | undefined>
   /** Told of every successful verification, for last-used tracking. */
   onVerified?: (jti: string, at: number) => void
   now?: () => number
@@ -30,6 +38,7 @@ export interface VerifierConfig {
 
 /** What survives the first, expensive look at a token and holds for as long as its string. */
 interface CheckedToken {
+  kid: string
   claims: Readonly<TokenClaims>
   scopes: readonly string[]
   expiresAt: string | null
@@ -45,10 +54,23 @@ const fail = (reason: VerifyReason): VerifyResult => ({valid: false, reason})
 export class TokenVerifier {
   private readonly cache: SignatureCache<CheckedToken>
   private readonly now: () => number
+  private keyring: Keyring
 
   constructor(private readonly config: VerifierConfig) {
     this.cache = new SignatureCache(config.cacheSize)
     this.now = config.now ?? Date.now
+    this.keyring = config.keyring
+  }
+
+  /** The kids of the keys in use. */
+  get kids(): string[] {
+    return this.keyring.kids
+  }
+
+  /** Takes another key set: what the signature cache vouched for under the old one is dropped. */
+  useKeyring(keyring: Keyring): void {
+    this.keyring = keyring
+    this.cache.clear()
   }
 
   async verify(token: string, options?: VerifyOptions): Promise<VerifyResult> {
@@ -67,7 +89,7 @@ export class TokenVerifier {
     if (claims.nbf * 1000 > now) return fail('not_yet_valid')
     if (claims.exp !== undefined && claims.exp * 1000 <= now) return fail('expired')
 
-    const found = this.config.lookup(claims.jti)
+    const found = this.config.lookup(claims, checked.kid, token)
     const state = found instanceof Promise ? await found : found
     if (state === undefined) return fail('unknown_token')
     if (state.revokedAt !== null) return fail('revoked')
@@ -111,10 +133,9 @@ export class TokenVerifier {
       return 'malformed'
     }
 
-    const {keyring} = this.config
-    if (!keyring.algorithms.has(header.alg)) return 'unsupported_alg'
+    if (!this.keyring.algorithms.has(header.alg)) return 'unsupported_alg'
     if (KEY_HEADERS.some((name) => name in header) || typeof header.kid !== 'string') return 'unknown_key'
-    const key = keyring.get(header.kid)
+    const key = this.keyring.get(header.kid) ?? (await this.refreshedKey(header.kid))
     if (key === undefined) return 'unknown_key'
     if (key.alg !== header.alg) return 'unsupported_alg'
 
@@ -125,15 +146,24 @@ export class TokenVerifier {
     }
 
     if (!hasClaimShapes(payload)) return 'malformed'
-    if (payload.iss !== this.config.issuer) return 'wrong_issuer'
+    // A key imported with a prepared token vouches only for its own issuer's iss and aud.
+    const expected = key.foreign ?? this.config
+    if (payload.iss !== expected.issuer) return 'wrong_issuer'
     const audiences = typeof payload.aud === 'string' ? [payload.aud] : payload.aud
-    if (!audiences.some((audience) => this.config.audience.includes(audience))) return 'wrong_audience'
+    if (!audiences.some((audience) => expected.audience.includes(audience))) return 'wrong_audience'
 
     const scopes = payload.scope === undefined || payload.scope === '' ? [] : payload.scope.split(' ')
     const expiresAt = payload.exp === undefined ? null : new Date(payload.exp * 1000).toISOString()
     // Frozen: every later verification of this string hands out the same objects.
     if (Array.isArray(payload.aud)) Object.freeze(payload.aud)
-    return {claims: Object.freeze(payload), scopes: Object.freeze(scopes), expiresAt}
+    return {kid: key.kid, claims: Object.freeze(payload), scopes: Object.freeze(scopes), expiresAt}
+  }
+
+  private async refreshedKey(kid: string): Promise<VerificationKey | undefined> {
+    const fresh = await this.config.refreshKeys?.(this.keyring.kids)
+    if (fresh === undefined) return undefined
+    this.useKeyring(fresh)
+    return fresh.get(kid)
   }
 }
 
@@ -163,6 +193,7 @@ function hasClaimShapes(payload: Record<string, unknown>): payload is TokenClaim
     isNumericDate(iat) &&
     isNumericDate(nbf) &&
     (exp === undefined || isNumericDate(exp)) &&
-    (scope === undefined || typeof scope === 'string')
+    (scope === undefined || typeof scope === 'string') &&
+    (payload.account === undefined || typeof payload.account === 'string')
   )
 }

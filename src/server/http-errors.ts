@@ -7,8 +7,17 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** For a refused bearer token: its verification reason, which its own holder may know. */
+    readonly reason?: string,
   ) {
     super(message)
+  }
+
+  /** The JSON body a client sees. */
+  body(): {error: string; message: string; reason?: string} {
+    return this.reason === undefined
+      ? {error: this.code, message: this.message}
+      : {error: this.code, message: this.message, reason: this.reason}
   }
 }
 
@@ -18,11 +27,15 @@ const STATUS_OF: Partial<Record<CapeError['code'], number>> = {
   invalid_scope: 400,
   input_too_large: 413,
   missing_input: 400,
+  invalid_bundle: 400,
   invalid_token: 401,
   scope_not_allowed: 403,
   token_not_found: 404,
   token_already_revoked: 409,
+  token_conflict: 409,
+  token_inactive: 409,
   store_busy: 503,
+  issuer_unavailable: 503,
 }
 
 /** The body and status for anything thrown in a route. Internals become a bare 500. */

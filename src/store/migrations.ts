@@ -42,6 +42,12 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE tokens ADD COLUMN account TEXT;
   `,
+  // v3: prepared tokens bring another issuer's public key, which verifies only the tokens imported
+  // with it and only with that issuer's iss and aud. NULL for this issuer's own keys.
+  `
+  ALTER TABLE signing_keys ADD COLUMN foreign_issuer TEXT;
+  ALTER TABLE signing_keys ADD COLUMN foreign_audience TEXT;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

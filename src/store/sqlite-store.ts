@@ -1,6 +1,6 @@
 import type {Algorithm} from '../issuer/types.js'
 import {openDatabase, translateSqliteError, type SqliteDatabase} from './database.js'
-import type {RevokeOutcome, Store, StoredIssuer, StoredKey, StoredToken, TokenState} from './types.js'
+import type {ImportOutcome, RevokeOutcome, Store, StoredIssuer, StoredKey, StoredToken, TokenState} from './types.js'
 
 interface TokenRow {
   jti: string
@@ -31,8 +31,11 @@ interface KeyRow {
   public_jwk: string
   created_at: number
   retired_at: number | null
+  foreign_issuer: string | null
+  foreign_audience: string | null
 }
 
+const KEY_COLUMNS = 'kid, alg, public_jwk, created_at, retired_at, foreign_issuer, foreign_audience'
 const TOKEN_COLUMNS = 'jti, subject, name, description, scopes, kid, created_at, expires_at, revoked_at, last_used_at, account'
 
 /** The embedded store: one SQLite file, every statement prepared once per connection. */
@@ -56,20 +59,21 @@ export class SqliteStore implements Store {
          VALUES (1, @issuer, @audience, @algorithm, @default_subject, @active_kid, @created_at)`,
       ),
       insertKey: db.prepare(
-        'INSERT INTO signing_keys (kid, alg, public_jwk, created_at, retired_at) VALUES (@kid, @alg, @public_jwk, @created_at, @retired_at)',
+        `INSERT INTO signing_keys (kid, alg, public_jwk, created_at, retired_at, foreign_issuer, foreign_audience)
+         VALUES (@kid, @alg, @public_jwk, @created_at, @retired_at, @foreign_issuer, @foreign_audience)`,
       ),
-      listKeys: db.prepare<[], KeyRow>(
-        'SELECT kid, alg, public_jwk, created_at, retired_at FROM signing_keys ORDER BY created_at, kid',
-      ),
+      listKeys: db.prepare<[], KeyRow>(`SELECT ${KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid`),
+      getKey: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM signing_keys WHERE kid = ?`),
       insertToken: db.prepare(
         `INSERT INTO tokens (${TOKEN_COLUMNS})
          VALUES (@jti, @subject, @name, @description, @scopes, @kid, @created_at, @expires_at, @revoked_at, @last_used_at, @account)`,
       ),
       getToken: db.prepare<[string], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE jti = ?`),
       // Columns named as TokenState's fields: the row is returned as it comes.
-      getTokenState: db.prepare<[string], TokenState>(
-        'SELECT name, revoked_at AS revokedAt, account FROM tokens WHERE jti = ?',
+      getTokenState: db.prepare<[string, string], TokenState>(
+        'SELECT name, revoked_at AS revokedAt, account FROM tokens WHERE jti = ? AND kid = ?',
       ),
+      tokenKid: db.prepare<[string], {kid: string}>('SELECT kid FROM tokens WHERE jti = ?'),
       listActive: db.prepare<[], TokenRow>(
         `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE revoked_at IS NULL ORDER BY created_at, jti`,
       ),
@@ -98,13 +102,7 @@ export class SqliteStore implements Store {
       this.db
         .transaction(() => {
           if (this.statements.getIssuer.get()) return false
-          this.statements.insertKey.run({
-            kid: key.kid,
-            alg: key.alg,
-            public_jwk: key.publicJwk,
-            created_at: key.createdAt,
-            retired_at: key.retiredAt,
-          })
+          this.statements.insertKey.run(keyRow(key))
           this.statements.insertIssuer.run({
             issuer: issuer.issuer,
             audience: JSON.stringify(issuer.audience),
@@ -124,20 +122,24 @@ export class SqliteStore implements Store {
   }
 
   async insertToken(token: StoredToken): Promise<void> {
-    this.guard(() =>
-      this.statements.insertToken.run({
-        jti: token.jti,
-        subject: token.subject,
-        name: token.name,
-        description: token.description,
-        scopes: token.scopes.join(' '),
-        kid: token.kid,
-        created_at: token.createdAt,
-        expires_at: token.expiresAt,
-        revoked_at: token.revokedAt,
-        last_used_at: token.lastUsedAt,
-        account: token.account,
-      }),
+    this.guard(() => this.statements.insertToken.run(tokenRow(token)))
+  }
+
+  async importToken(token: StoredToken, key: StoredKey): Promise<ImportOutcome> {
+    return this.guard(() =>
+      this.db
+        .transaction((): ImportOutcome => {
+          const existing = this.statements.tokenKid.get(token.jti)
+          if (existing) return existing.kid === key.kid ? 'already_imported' : 'token_conflict'
+
+          const known = this.statements.getKey.get(key.kid)
+          if (!known) this.statements.insertKey.run(keyRow(key))
+          else if (!this.sameIssuerOf(toKey(known), key)) return 'key_conflict'
+
+          this.statements.insertToken.run(tokenRow(token))
+          return 'imported'
+        })
+        .immediate(),
     )
   }
 
@@ -146,10 +148,10 @@ export class SqliteStore implements Store {
     return row && toToken(row)
   }
 
-  getTokenState(jti: string): TokenState | undefined {
+  getTokenState(jti: string, kid: string): TokenState | undefined {
     // Not through guard(): this runs on every verification, and a closure per call shows.
     try {
-      return this.statements.getTokenState.get(jti)
+      return this.statements.getTokenState.get(jti, kid)
     } catch (error) {
       throw translateSqliteError(error, this.path)
     }
@@ -174,7 +176,7 @@ export class SqliteStore implements Store {
       try {
         const {changes} = this.statements.revoke.run(revokedAt, jti)
         if (changes === 1) return 'revoked'
-        return this.statements.getTokenState.get(jti) ? 'already_revoked' : 'not_found'
+        return this.statements.tokenKid.get(jti) ? 'already_revoked' : 'not_found'
       } finally {
         this.db.pragma('synchronous = NORMAL')
       }
@@ -194,6 +196,19 @@ export class SqliteStore implements Store {
     if (this.db.open) this.db.close()
   }
 
+  /** Whether a key already stored stands for the same issuer and audience as `key` claims. */
+  private sameIssuerOf(known: StoredKey, key: StoredKey): boolean {
+    const own = this.statements.getIssuer.get()
+    const knownFor = known.foreign ?? (own && {issuer: own.issuer, audience: JSON.parse(own.audience) as string[]})
+    const keyFor = key.foreign ?? (own && {issuer: own.issuer, audience: JSON.parse(own.audience) as string[]})
+    return (
+      knownFor !== undefined &&
+      keyFor !== undefined &&
+      knownFor.issuer === keyFor.issuer &&
+      sameMembers(knownFor.audience, keyFor.audience)
+    )
+  }
+
   private guard<T>(operation: () => T): T {
     try {
       return operation()
@@ -202,6 +217,37 @@ export class SqliteStore implements Store {
     }
   }
 }
+
+function tokenRow(token: StoredToken): TokenRow {
+  return {
+    jti: token.jti,
+    subject: token.subject,
+    name: token.name,
+    description: token.description,
+    scopes: token.scopes.join(' '),
+    kid: token.kid,
+    created_at: token.createdAt,
+    expires_at: token.expiresAt,
+    revoked_at: token.revokedAt,
+    last_used_at: token.lastUsedAt,
+    account: token.account,
+  }
+}
+
+function keyRow(key: StoredKey): KeyRow {
+  return {
+    kid: key.kid,
+    alg: key.alg,
+    public_jwk: key.publicJwk,
+    created_at: key.createdAt,
+    retired_at: key.retiredAt,
+    foreign_issuer: key.foreign?.issuer ?? null,
+    foreign_audience: key.foreign ? JSON.stringify(key.foreign.audience) : null,
+  }
+}
+
+const sameMembers = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((entry) => b.includes(entry))
 
 function toToken(row: TokenRow): StoredToken {
   return {
@@ -237,5 +283,9 @@ function toKey(row: KeyRow): StoredKey {
     publicJwk: row.public_jwk,
     createdAt: row.created_at,
     retiredAt: row.retired_at,
+    foreign:
+      row.foreign_issuer === null
+        ? null
+        : {issuer: row.foreign_issuer, audience: JSON.parse(row.foreign_audience ?? '[]') as string[]},
   }
 }

@@ -2,12 +2,15 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {CapeError} from '../../issuer/errors.js'
+import type {LocalIssuer} from '../../issuer/local-issuer.js'
 
 export default class IssuerServe extends BaseCommand {
   static override enableJsonFlag = false
   static override summary = 'Run the issuer as an HTTP service: JWKS, introspection, revocation, tokens.'
   static override description = `Logs are JSON lines on stdout (pino), with tokens and Authorization headers redacted.
-SIGTERM or SIGINT stops it gracefully: requests in flight finish, then the store is closed.`
+SIGTERM or SIGINT stops it gracefully: requests in flight finish, then the store is closed.
+Prepared tokens (from "cape token export") in --prepared-token or CAPE_PREPARED_TOKEN (several: separated by
+spaces or commas) are imported before it listens; one already imported is skipped, an invalid one stops the start.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -19,6 +22,10 @@ SIGTERM or SIGINT stops it gracefully: requests in flight finish, then the store
     port: Flags.integer({description: 'port to listen on (0: any free port)', default: 3000, min: 0, max: 65_535}),
     'public-url': Flags.string({description: 'the URL clients reach this server at (default: http://HOST:PORT)'}),
     'log-level': Flags.option({options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const, default: 'info'})(),
+    'prepared-token': Flags.string({
+      description: 'a bundle from "cape token export" to import at start-up (repeatable; also CAPE_PREPARED_TOKEN)',
+      multiple: true,
+    }),
   }
 
   async run(): Promise<void> {
@@ -26,6 +33,10 @@ SIGTERM or SIGINT stops it gracefully: requests in flight finish, then the store
     const issuer = await this.issuer()
     // A server with no keys would refuse every token as unsupported_alg: set the issuer up first.
     const settings = (await issuer.settings()) ?? (await issuer.init())
+    await this.importPrepared(issuer, [
+      ...(flags['prepared-token'] ?? []).map((bundle) => ({bundle, from: '--prepared-token'})),
+      ...splitBundles(process.env.CAPE_PREPARED_TOKEN).map((bundle) => ({bundle, from: 'CAPE_PREPARED_TOKEN'})),
+    ])
 
     const {buildApp} = await import('../../server/app.js')
     let address = `http://${flags.host}:${flags.port}`
@@ -55,4 +66,24 @@ SIGTERM or SIGINT stops it gracefully: requests in flight finish, then the store
       process.once('SIGINT', stop)
     })
   }
+
+  /** Every bundle is imported before the server listens; the first bad one stops the start. */
+  private async importPrepared(issuer: LocalIssuer, bundles: readonly {bundle: string; from: string}[]): Promise<void> {
+    for (const {bundle, from} of bundles) {
+      const result = await issuer.importToken(bundle).catch((error: unknown) => {
+        if (error instanceof CapeError) throw new CapeError(error.code, `${from}: ${error.message}`, {cause: error})
+        throw error
+      })
+      const {name, id, status} = result.token
+      process.stderr.write(
+        result.imported
+          ? `imported prepared token "${name}" (${id})\n`
+          : `prepared token "${name}" (${id}) was already imported${status === 'active' ? '' : ` and is ${status}`}\n`,
+      )
+    }
+  }
+}
+
+function splitBundles(value: string | undefined): string[] {
+  return (value ?? '').split(/[\s,]+/).filter((bundle) => bundle.length > 0)
 }
