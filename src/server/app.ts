@@ -1,9 +1,9 @@
-import Fastify, {type FastifyInstance, type FastifyServerOptions} from 'fastify'
+import Fastify, {type FastifyInstance, type FastifyRequest, type FastifyServerOptions} from 'fastify'
 
 import {parseDuration} from '../issuer/duration.js'
 import {delegatedScopes} from '../issuer/rules.js'
-import type {IssuerClient, TokenRecord} from '../issuer/types.js'
-import {authenticate, type Principal} from './bearer.js'
+import type {IssuerClient, TokenRecord, VerifyResult} from '../issuer/types.js'
+import {authenticateHeader, type Principal, type VerifyFunction} from './bearer.js'
 import {HttpError, toHttpError} from './http-errors.js'
 import {Metrics} from './metrics.js'
 import * as schemas from './schemas.js'
@@ -45,7 +45,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setErrorHandler((error, request, reply) => {
     const httpError = toHttpError(error)
     if (httpError.statusCode >= 500) request.log.error({err: error}, 'request failed')
-    void reply.status(httpError.statusCode).headers(httpError.headers).send({error: httpError.code, message: httpError.message})
+    void reply.status(httpError.statusCode).headers(httpError.headers).send(httpError.body())
   })
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}`})
@@ -54,8 +54,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics.countRequest(request.method, request.routeOptions.url ?? 'unknown', reply.statusCode)
   })
 
-  const principal = (request: Parameters<typeof authenticate>[0], scope: string) =>
-    authenticate(request, issuer, metrics, scope)
+  const verify: VerifyFunction = (token, verifyOptions) => issuer.verifyToken(token, verifyOptions)
+  const countResult = (result: VerifyResult) => metrics.countVerification(result.valid ? 'valid' : result.reason)
+  const principal = (request: FastifyRequest, scope: string | undefined) =>
+    authenticateHeader(request.headers.authorization, verify, scope, undefined, countResult)
 
   app.get('/healthz', {schema: {response: {200: schemas.health}}}, async () => ({status: 'ok'}))
 
@@ -76,9 +78,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     revocation_endpoint_auth_methods_supported: ['bearer'],
   }))
 
+  // Any valid token may ask who it is: remote clients check their own credential here.
   app.get('/v1/whoami', {schema: {response: {200: schemas.whoami}}}, async (request) => {
-    const caller = await principal(request, 'api')
-    return {subject: caller.subject, id: caller.id, name: caller.name, scopes: caller.scopes, expiresAt: caller.expiresAt}
+    const caller = await principal(request, undefined)
+    const {subject, id, name, scopes, expiresAt, account, claims} = caller
+    return {subject, id, name, scopes, expiresAt, account, claims}
   })
 
   app.get('/v1/tokens', {schema: {response: {200: schemas.tokenList}}}, async (request) => {
@@ -133,6 +137,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       nbf: claims.nbf,
       exp: claims.exp,
       username: result.name,
+      account: result.account ?? undefined,
     }
   })
 

@@ -1,16 +1,15 @@
-import type {FastifyRequest} from 'fastify'
-
-import type {IssuerClient, VerifyResult} from '../issuer/types.js'
+import type {VerifyOptions, VerifyResult} from '../issuer/types.js'
 import {HttpError} from './http-errors.js'
-import type {Metrics} from './metrics.js'
 
 export type Principal = Extract<VerifyResult, {valid: true}>
 
+/** Verifies a token with a required scope and, optionally, the account the request acts on. */
+export type VerifyFunction = (token: string, options: VerifyOptions) => Promise<VerifyResult>
+
 const BEARER = /^Bearer[ ]+([^\s]+)[ ]*$/i
 
-/** The token in `Authorization: Bearer ...`, or undefined when the header is absent. */
-export function bearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization
+/** The token in an `Authorization: Bearer ...` header, or undefined when the header is absent. */
+export function bearerToken(header: string | undefined): string | undefined {
   if (header === undefined) return undefined
   const match = BEARER.exec(header)
   if (!match) throw unauthorized('invalid_request', 'the Authorization header must be "Bearer <token>"', 'not a bearer token')
@@ -18,29 +17,35 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 }
 
 /**
- * Verifies the bearer token and its scope. RFC 6750: 401 with `WWW-Authenticate` when the token
- * is missing or invalid, 403 `insufficient_scope` when it is valid but may not do this.
+ * The principal behind an Authorization header, or the RFC 6750 error to answer with: 401 with
+ * `WWW-Authenticate` when the token is missing or invalid, 403 when it is valid but may not do
+ * this. The cape server and the middleware for other services answer alike through this.
  */
-export async function authenticate(
-  request: FastifyRequest,
-  issuer: IssuerClient,
-  metrics: Metrics,
-  scope: string,
+export async function authenticateHeader(
+  header: string | undefined,
+  verify: VerifyFunction,
+  scope: string | undefined,
+  account?: string | undefined,
+  onResult?: (result: VerifyResult) => void,
 ): Promise<Principal> {
-  const token = bearerToken(request)
+  const token = bearerToken(header)
   if (token === undefined) {
     throw new HttpError(401, 'unauthorized', 'this needs a bearer token: Authorization: Bearer <token>', {
       'www-authenticate': 'Bearer realm="cape"',
     })
   }
 
-  const result = await issuer.verifyToken(token, {requiredScopes: [scope]})
-  metrics.countVerification(result.valid ? 'valid' : result.reason)
+  const result = await verify(token, {requiredScopes: scope === undefined ? [] : [scope], account})
+  onResult?.(result)
   if (result.valid) return result
   if (result.reason === 'insufficient_scope') {
     throw new HttpError(403, 'insufficient_scope', `this needs a token with scope "${scope}"`, {
       'www-authenticate': `Bearer realm="cape", error="insufficient_scope", scope="${scope}"`,
     })
+  }
+
+  if (result.reason === 'wrong_account') {
+    throw new HttpError(403, 'wrong_account', `this token is bound to another account than ${account}`)
   }
 
   throw unauthorized('invalid_token', `the bearer token is not valid: ${result.reason}`, result.reason)
@@ -50,5 +55,5 @@ export async function authenticate(
 function unauthorized(code: 'invalid_request' | 'invalid_token', message: string, description: string): HttpError {
   return new HttpError(401, code, message, {
     'www-authenticate': `Bearer realm="cape", error="${code}", error_description="${description}"`,
-  })
+  }, description)
 }

@@ -65,7 +65,15 @@ export const tokenList = {type: 'array', items: token} as const
 
 export const whoami = {
   type: 'object',
-  properties: {subject: {type: 'string'}, id: {type: 'string'}, name: {type: 'string'}, scopes: stringArray, expiresAt: nullableString},
+  properties: {
+    subject: {type: 'string'},
+    id: {type: 'string'},
+    name: {type: 'string'},
+    scopes: stringArray,
+    expiresAt: nullableString,
+    account: nullableString,
+    claims: {type: 'object', additionalProperties: true},
+  },
 } as const
 
 export const introspection = {
@@ -83,5 +91,6 @@ export const introspection = {
     nbf: {type: 'integer'},
     exp: {type: 'integer'},
     username: {type: 'string'},
+    account: {type: 'string'},
   },
 } as const

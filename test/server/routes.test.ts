@@ -78,10 +78,12 @@ describe('the HTTP issuer', () => {
     const basic = await call('/v1/whoami', {headers: {authorization: 'Basic dXNlcjpwYXNz'}})
     expect(basic.status).toBe(401)
 
-    const wrongScope = await call('/v1/whoami', {bearer: tokens.metrics!.token})
+    // whoami needs no scope: any valid token may ask who it is.
+    expect((await call('/v1/whoami', {bearer: tokens.metrics!.token})).status).toBe(200)
+    const wrongScope = await call('/v1/tokens', {bearer: tokens.metrics!.token})
     expect(wrongScope.status).toBe(403)
-    expect(wrongScope.headers.get('www-authenticate')).toBe('Bearer realm="cape", error="insufficient_scope", scope="api"')
-    expect(await wrongScope.json()).toEqual({error: 'insufficient_scope', message: 'this needs a token with scope "api"'})
+    expect(wrongScope.headers.get('www-authenticate')).toBe('Bearer realm="cape", error="insufficient_scope", scope="tokens"')
+    expect(await wrongScope.json()).toEqual({error: 'insufficient_scope', message: 'this needs a token with scope "tokens"'})
   })
 
   it('lists, shows and revokes only the bearer’s own tokens', async () => {
