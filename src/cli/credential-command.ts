@@ -8,6 +8,8 @@ import {mayPrompt, promptSecret} from '../credentials/prompt.js'
 import {resolveCredential} from '../credentials/resolve.js'
 import type {Credential, SecretStore, StorageKind} from '../credentials/types.js'
 import {CapeError} from '../issuer/errors.js'
+import {checkIssuerUrl} from '../remote/http.js'
+import {HttpIssuerClient} from '../remote/http-issuer-client.js'
 import type {IssuerClient, VerifyResult} from '../issuer/types.js'
 import {BaseCommand} from './base-command.js'
 import {readSecretFromStdin} from './stdin.js'
@@ -26,14 +28,20 @@ export const credentialFlags = {
     helpGroup: CREDENTIAL,
   }),
   'no-input': Flags.boolean({description: 'never prompt for a token', helpGroup: CREDENTIAL}),
+  'issuer-url': Flags.string({
+    description: 'work against this cape issuer service (default: CAPE_ISSUER_URL, else the profile\'s, else this machine)',
+    helpGroup: CREDENTIAL,
+  }),
 }
 
 export const profileFlag = credentialFlags.profile
+export const issuerUrlFlag = credentialFlags['issuer-url']
 
 interface CredentialFlags {
   token?: string | undefined
   profile?: string | undefined
   'no-input'?: boolean | undefined
+  'issuer-url'?: string | undefined
 }
 
 export type ValidResult = Extract<VerifyResult, {valid: true}>
@@ -75,13 +83,45 @@ export abstract class CredentialCommand extends BaseCommand {
   }
 
   /**
+   * The remote issuer to work against, if any: --issuer-url, else CAPE_ISSUER_URL, else the URL
+   * the profile was logged in at. Undefined: the issuer on this machine.
+   */
+  protected issuerUrl(flags: CredentialFlags): string | undefined {
+    const fromEnv = process.env.CAPE_ISSUER_URL || undefined
+    const url = flags['issuer-url'] ?? fromEnv ?? this.profiles().record(this.profiles().effectiveProfile(flags.profile))?.issuerUrl
+    return url === undefined ? undefined : checkIssuerUrl(url)
+  }
+
+  /**
+   * The issuer commands talk to: the local one, or, in remote mode, the HTTP API with the
+   * caller's credential as Bearer. A command calls this instead of issuer() when it works remotely too.
+   */
+  protected async client(flags: CredentialFlags): Promise<IssuerClient> {
+    const url = this.issuerUrl(flags)
+    if (url === undefined) return this.issuer()
+    return this.remote(url, (await this.resolveCredential(flags)).token)
+  }
+
+  protected remote(url: string, token: string): IssuerClient {
+    return new HttpIssuerClient(url, token)
+  }
+
+  /**
    * Resolves the caller's credential and verifies it, without judging the result. The keychain
-   * answers from a child process, so the verifier loads meanwhile rather than after.
+   * answers from a child process, so the verifier loads meanwhile rather than after. In remote
+   * mode the issuer service checks it.
    */
   protected async checkCredential(
     flags: CredentialFlags,
     options: {prompt: boolean} = {prompt: true},
   ): Promise<{credential: Credential; issuer: IssuerClient; result: VerifyResult}> {
+    const url = this.issuerUrl(flags)
+    if (url !== undefined) {
+      const credential = await this.resolveCredential(flags, options)
+      const issuer = this.remote(url, credential.token)
+      return {credential, issuer, result: await issuer.verifyToken(credential.token)}
+    }
+
     const opening = this.issuer().then(async (issuer) => {
       await issuer.prepareToVerify()
       return issuer
@@ -132,6 +172,8 @@ export abstract class CredentialCommand extends BaseCommand {
     token: string
     verified: SavedTokenFacts
     storage: StorageKind
+    /** The issuer service the token belongs to; undefined for this machine's. */
+    issuerUrl: string | undefined
   }): Promise<string> {
     const {profile, storage} = input
     const config = this.profiles()
@@ -153,6 +195,7 @@ export abstract class CredentialCommand extends BaseCommand {
       subject: input.verified.subject,
       expiresAt: input.verified.expiresAt,
       savedAt: new Date().toISOString(),
+      ...(input.issuerUrl === undefined ? {} : {issuerUrl: input.issuerUrl}),
     })
     config.setActive(profile)
     config.save()

@@ -52,7 +52,7 @@ export default class Logout extends CredentialCommand {
         )
       }
 
-      revoked = await this.revoke(stored)
+      revoked = await this.revoke(stored, this.issuerUrl({profile}))
     }
 
     if (stored?.source === 'keychain' || record?.storage === 'keychain') await keychain.delete(profile)
@@ -74,8 +74,9 @@ export default class Logout extends CredentialCommand {
   }
 
   /** True when this call revoked it; false when it already was. */
-  private async revoke(stored: Credential): Promise<boolean> {
-    const issuer = await this.issuer()
+  private async revoke(stored: Credential, issuerUrl: string | undefined): Promise<boolean> {
+    // At the issuer the token was logged in to; there a token may always revoke itself.
+    const issuer = issuerUrl === undefined ? await this.issuer() : this.remote(issuerUrl, stored.token)
     const result = await issuer.verifyToken(stored.token)
     if (!result.valid && result.reason === 'revoked') {
       this.log('The token was already revoked.')

@@ -17,6 +17,8 @@ export interface ProfileRecord {
   subject: string
   expiresAt: string | null
   savedAt: string
+  /** The issuer service the token belongs to (`cape login --issuer-url`); absent for this machine's. */
+  issuerUrl?: string
 }
 
 interface ConfigFile {
@@ -125,6 +127,7 @@ function isRecord(value: unknown): value is ProfileRecord {
     typeof record.tokenId === 'string' &&
     typeof record.name === 'string' &&
     typeof record.subject === 'string' &&
-    (record.expiresAt === null || typeof record.expiresAt === 'string')
+    (record.expiresAt === null || typeof record.expiresAt === 'string') &&
+    (record.issuerUrl === undefined || typeof record.issuerUrl === 'string')
   )
 }

@@ -1,9 +1,9 @@
 import Fastify, {type FastifyInstance, type FastifyRequest, type FastifyServerOptions} from 'fastify'
 
 import {parseDuration} from '../issuer/duration.js'
-import {delegatedScopes} from '../issuer/rules.js'
+import {delegatedScopes, grantsScopes} from '../issuer/rules.js'
 import type {IssuerClient, TokenRecord, VerifyResult} from '../issuer/types.js'
-import {authenticateHeader, type Principal, type VerifyFunction} from './bearer.js'
+import {authenticateHeader, insufficientScope, type Principal, type VerifyFunction} from './bearer.js'
 import {HttpError, toHttpError} from './http-errors.js'
 import {Metrics} from './metrics.js'
 import * as schemas from './schemas.js'
@@ -15,6 +15,8 @@ export interface AppOptions {
   issuer: IssuerClient
   /** The `iss` of the tokens: the RFC 8414 metadata's `issuer`. */
   issuerIdentifier: string
+  /** The `aud` of the tokens, published as `cape_audience` so verifiers need not be told. */
+  audience: readonly string[]
   /** The base URL clients reach this server at, for the metadata's endpoints; a function when known only once listening. */
   publicUrl: string | (() => string)
   /** pino options, or false for none. Tokens and Authorization headers are always redacted. */
@@ -76,6 +78,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     grant_types_supported: [],
     introspection_endpoint_auth_methods_supported: ['bearer'],
     revocation_endpoint_auth_methods_supported: ['bearer'],
+    cape_audience: options.audience,
   }))
 
   // Any valid token may ask who it is: remote clients check their own credential here.
@@ -111,9 +114,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return ownToken(issuer, caller, (request.params as {id: string}).id)
   })
 
+  // A token may always revoke itself (cape logout --revoke); revoking any other needs scope `tokens`.
   app.delete('/v1/tokens/:id', {schema: {response: {200: schemas.token}}}, async (request) => {
-    const caller = await principal(request, 'tokens')
-    const token = await ownToken(issuer, caller, (request.params as {id: string}).id)
+    const id = (request.params as {id: string}).id
+    const caller = await principal(request, undefined)
+    if (id !== caller.id && !grantsScopes(caller.scopes, ['tokens'])) throw insufficientScope('tokens')
+    const token = await ownToken(issuer, caller, id)
     return issuer.revokeToken(token.id)
   })
 

@@ -38,17 +38,19 @@ export async function authenticateHeader(
   const result = await verify(token, {requiredScopes: scope === undefined ? [] : [scope], account})
   onResult?.(result)
   if (result.valid) return result
-  if (result.reason === 'insufficient_scope') {
-    throw new HttpError(403, 'insufficient_scope', `this needs a token with scope "${scope}"`, {
-      'www-authenticate': `Bearer realm="cape", error="insufficient_scope", scope="${scope}"`,
-    })
-  }
+  if (result.reason === 'insufficient_scope') throw insufficientScope(scope!)
 
   if (result.reason === 'wrong_account') {
     throw new HttpError(403, 'wrong_account', `this token is bound to another account than ${account}`)
   }
 
   throw unauthorized('invalid_token', `the bearer token is not valid: ${result.reason}`, result.reason)
+}
+
+export function insufficientScope(scope: string): HttpError {
+  return new HttpError(403, 'insufficient_scope', `this needs a token with scope "${scope}"`, {
+    'www-authenticate': `Bearer realm="cape", error="insufficient_scope", scope="${scope}"`,
+  })
 }
 
 /** RFC 6750 §3.1: the error code goes both in the body and in WWW-Authenticate. */

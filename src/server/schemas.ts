@@ -22,6 +22,7 @@ export const metadata = {
     grant_types_supported: stringArray,
     introspection_endpoint_auth_methods_supported: stringArray,
     revocation_endpoint_auth_methods_supported: stringArray,
+    cape_audience: stringArray,
   },
 } as const
 

@@ -13,8 +13,8 @@ export interface VerifierOptions {
   jwksUrl?: string
   /** The `iss` tokens must carry; default: the metadata's issuer. */
   issuer?: string
-  /** The `aud` values accepted; a token must carry at least one. */
-  audience: string | readonly string[]
+  /** The `aud` values accepted (a token must carry one); default: the issuer's, from its metadata. */
+  audience?: string | readonly string[]
   /**
    * A token (scope `api`) to ask the issuer with, on every verification, whether the token is
    * still active: revocation then takes effect at once. Without it only signature and claims
@@ -42,6 +42,7 @@ interface Metadata {
   issuer?: unknown
   jwks_uri?: unknown
   introspection_endpoint?: unknown
+  cape_audience?: unknown
 }
 
 /**
@@ -57,7 +58,9 @@ export async function createVerifier(options: VerifierOptions): Promise<Verifier
   const issuer = options.issuer ?? stringOrUndefined(metadata.issuer)
   if (jwksUrl === undefined) throw usage('createVerifier needs jwksUrl or issuerUrl')
   if (issuer === undefined) throw usage('createVerifier needs issuer (the iss to accept) when given only jwksUrl')
-  const audience = typeof options.audience === 'string' ? [options.audience] : [...options.audience]
+  const audienceOption = options.audience ?? stringArrayOrUndefined(metadata.cape_audience)
+  if (audienceOption === undefined) throw usage('createVerifier needs audience when given only jwksUrl')
+  const audience = typeof audienceOption === 'string' ? [audienceOption] : [...audienceOption]
   if (audience.length === 0) throw usage('createVerifier needs at least one audience')
 
   let introspectionUrl: string | undefined
@@ -187,4 +190,6 @@ async function toVerificationKey(jwk: unknown): Promise<VerificationKey | undefi
 }
 
 const stringOrUndefined = (value: unknown) => (typeof value === 'string' ? value : undefined)
+const stringArrayOrUndefined = (value: unknown) =>
+  Array.isArray(value) && value.every((entry) => typeof entry === 'string') ? (value as string[]) : undefined
 const usage = (message: string) => new CapeError('invalid_argument', message)

@@ -37,7 +37,7 @@ describe('the HTTP issuer', () => {
     await mint('bob', 'bob', ['*'])
     await mint('short', 'alice', ['api'], 60)
     const settings = (await issuer.settings())!
-    app = await buildApp({issuer, issuerIdentifier: settings.issuer, publicUrl: () => url})
+    app = await buildApp({issuer, issuerIdentifier: settings.issuer, audience: settings.audience, publicUrl: () => url})
     const address = await app.listen({host: '127.0.0.1', port: 0})
     url = address
   })

@@ -43,6 +43,7 @@ spaces or commas) are imported before it listens; one already imported is skippe
     const app = await buildApp({
       issuer,
       issuerIdentifier: settings.issuer,
+      audience: settings.audience,
       publicUrl: flags['public-url'] ?? (() => address),
       logger: {level: flags['log-level']},
     })

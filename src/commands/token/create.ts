@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
 
-import {CredentialCommand} from '../../cli/credential-command.js'
+import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
 import {durationFlag, scopeFlag} from '../../cli/flags.js'
 import type {StorageKind} from '../../credentials/types.js'
-import type {CreatedToken, TokenRecord} from '../../issuer/types.js'
+import type {CreatedToken, IssuerClient, TokenRecord} from '../../issuer/types.js'
 
 export type TokenCreateResult = CreatedToken | (TokenRecord & {saved: {profile: string; storage: StorageKind}})
 
@@ -28,7 +28,10 @@ With --save the token goes straight into the OS keychain as your own credential 
     subject: Flags.string({description: "subject (sub claim); default: the issuer's default subject"}),
     account: Flags.string({description: 'bind the token to this one account: it is refused (wrong_account) for any other'}),
     save: Flags.boolean({description: 'keep the token in the OS keychain as your credential (and make its profile active)'}),
-    profile: Flags.string({description: 'with --save: the profile to store it as (default: the active one)', dependsOn: ['save']}),
+    ...credentialFlags,
+    profile: Flags.string({
+      description: 'the profile whose credential and issuer URL to use, and to store it as with --save (default: the active one)',
+    }),
     'insecure-storage': Flags.boolean({
       description: 'with --save: a plain-text file (0600) under CAPE_HOME instead of the OS keychain',
       dependsOn: ['save'],
@@ -42,7 +45,7 @@ With --save the token goes straight into the OS keychain as your own credential 
     // Before anything is created: a token that cannot be kept must not exist.
     if (profile) await this.checkStorage(profile, storage)
 
-    const issuer = await this.issuer()
+    const issuer = await this.client(flags)
     const created = await issuer.createToken({
       name: flags.name,
       description: flags.description,
@@ -52,7 +55,7 @@ With --save the token goes straight into the OS keychain as your own credential 
       account: flags.account,
     })
 
-    if (profile) return this.save(created, profile, storage)
+    if (profile) return this.save(issuer, created, {profile, storage, issuerUrl: this.issuerUrl(flags)})
 
     this.log(`Success! Your token: ${created.token}`)
     if (!this.jsonEnabled()) {
@@ -62,19 +65,23 @@ With --save the token goes straight into the OS keychain as your own credential 
     return created
   }
 
-  private async save(created: CreatedToken, profile: string, storage: StorageKind): Promise<TokenCreateResult> {
+  private async save(
+    issuer: IssuerClient,
+    created: CreatedToken,
+    where: {profile: string; storage: StorageKind; issuerUrl: string | undefined},
+  ): Promise<TokenCreateResult> {
     const {token, ...record} = created
-    let where: string
+    const {profile, storage} = where
+    let location: string
     try {
-      where = await this.saveCredential({profile, token, verified: created, storage})
+      location = await this.saveCredential({token, verified: created, ...where})
     } catch (error) {
       // Nobody has seen this token and nobody will: revoke it rather than leave it live.
-      const issuer = await this.issuer()
       await issuer.revokeToken(created.id).catch(() => undefined)
       throw error
     }
 
-    this.log(`Success! Created token "${created.name}" (${created.id}) and stored it in ${where}, profile "${profile}".`)
+    this.log(`Success! Created token "${created.name}" (${created.id}) and stored it in ${location}, profile "${profile}".`)
     if (!this.jsonEnabled()) process.stderr.write('It is your credential now; "cape auth token" prints it for scripts.\n')
     return {...record, saved: {profile, storage}}
   }

@@ -1,9 +1,9 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../cli/base-command.js'
+import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
 import type {TokenRecord} from '../../issuer/types.js'
 
-export default class TokenDelete extends BaseCommand {
+export default class TokenDelete extends CredentialCommand {
   static override summary = 'Revoke a token: it stops verifying at once, everywhere this issuer is asked.'
   static override aliases = ['token:revoke']
   static override examples = ['<%= config.bin %> <%= command.id %> jyjS3x9S9TgNEVaVaR2P2P']
@@ -12,9 +12,11 @@ export default class TokenDelete extends BaseCommand {
     id: Args.string({description: 'the token id (the ID column of `cape token list`)', required: true}),
   }
 
+  static override flags = {...credentialFlags}
+
   async run(): Promise<TokenRecord> {
-    const {args} = await this.parse(TokenDelete)
-    const issuer = await this.issuer()
+    const {args, flags} = await this.parse(TokenDelete)
+    const issuer = await this.client(flags)
     const revoked = await issuer.revokeToken(args.id)
     this.log(`Deleted token ${revoked.id}`)
     return revoked

@@ -1,20 +1,21 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../cli/base-command.js'
+import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
 import {renderTokenTable} from '../../cli/token-table.js'
 import type {TokenRecord} from '../../issuer/types.js'
 
-export default class TokenList extends BaseCommand {
+export default class TokenList extends CredentialCommand {
   static override summary = 'List your tokens (never the tokens themselves, which are not stored).'
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --all --json']
 
   static override flags = {
     all: Flags.boolean({char: 'a', description: 'include revoked tokens, with a STATUS column'}),
+    ...credentialFlags,
   }
 
   async run(): Promise<TokenRecord[]> {
     const {flags} = await this.parse(TokenList)
-    const issuer = await this.issuer()
+    const issuer = await this.client(flags)
     const tokens = await issuer.listTokens({includeRevoked: flags.all})
 
     if (tokens.length === 0) {

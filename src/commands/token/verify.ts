@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../cli/base-command.js'
+import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
 import {scopeFlag} from '../../cli/flags.js'
 import {readSecretFromStdin} from '../../cli/stdin.js'
 import {CapeError, EXIT_CODES} from '../../issuer/errors.js'
@@ -10,7 +10,7 @@ export type TokenVerifyResult =
   | {valid: true; id: string; subject: string; name: string; claims: Readonly<TokenClaims>}
   | {valid: false; reason: string}
 
-export default class TokenVerify extends BaseCommand {
+export default class TokenVerify extends CredentialCommand {
   static override summary = 'Check a token: signature, claims, revocation and, if asked, scopes.'
   static override description = `Exit status 0 when the token is valid, 1 with the reason when it is not.
 Pass "-" to read the token from stdin and keep it out of your shell history.`
@@ -27,6 +27,7 @@ Pass "-" to read the token from stdin and keep it out of your shell history.`
   static override flags = {
     scope: scopeFlag({char: 's', description: 'scope the token must grant (repeatable)'}),
     account: Flags.string({description: 'the account the token is used for (refused if bound to another)'}),
+    ...credentialFlags,
   }
 
   async run(): Promise<TokenVerifyResult> {
@@ -36,7 +37,7 @@ Pass "-" to read the token from stdin and keep it out of your shell history.`
     }
 
     const token = args.token === '-' ? await readSecretFromStdin() : args.token
-    const issuer = await this.issuer()
+    const issuer = await this.client(flags)
     const result = await issuer.verifyToken(token, {requiredScopes: flags.scope, account: flags.account})
     if (!result.valid) {
       process.exitCode = EXIT_CODES.failure
