@@ -53,7 +53,9 @@ export class ProfileConfig {
     try {
       text = readFileSync(path, 'utf8')
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      // ENOTDIR: CAPE_HOME itself is unusable, which opening the store reports in its own words.
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
         return new ProfileConfig(path, {activeProfile: undefined, profiles: new Map()})
       }
 

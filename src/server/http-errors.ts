@@ -43,8 +43,10 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error
   if (isCapeError(error)) {
     const status = STATUS_OF[error.code]
-    if (status !== undefined) return new HttpError(status, error.code, error.message)
-    return new HttpError(500, 'internal', 'the issuer could not complete the request')
+    if (status === undefined) return new HttpError(500, 'internal', 'the issuer could not complete the request')
+    // A 5xx message would name paths and hosts behind the server: the client gets the code only.
+    if (status >= 500) return new HttpError(status, error.code, 'the service is briefly unable to check tokens; try again')
+    return new HttpError(status, error.code, error.message)
   }
 
   // Fastify's own errors (bad JSON, body too large, unsupported media type) carry a 4xx status.

@@ -1,4 +1,5 @@
 import {spawn} from 'node:child_process'
+import {createServer} from 'node:net'
 
 import {BIN, cliEnv} from './cli.js'
 
@@ -40,4 +41,13 @@ export function startServe(home: string, args: readonly string[] = [], env: Reco
     })
     void exited.then((code) => reject(Object.assign(new Error(`server exited (${code}): ${stderr}`), {code, stderr})))
   })
+}
+
+/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
+export async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const {port} = server.address() as {port: number}
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }
