@@ -25,6 +25,7 @@ describe('createVerifier and the middleware, for other services', () => {
       tokens[key] = {token: created.token, id: created.id}
     }
 
+    await mint('admin', ['*'])
     await mint('service', ['api'])
     await mint('user', ['api'])
     await mint('bound', ['api'], {account: 'acme'})
@@ -60,8 +61,37 @@ describe('createVerifier and the middleware, for other services', () => {
     const now = Math.floor(Date.now() / 1000)
     const claims = {aud: ['cape-api'], iat: now, iss: 'urn:cape:local', jti: tokens.user!.id, nbf: now, sub: 'alice'}
     expect(await verifier.verify(await signWith(key, {alg: 'EdDSA', kid, typ: 'JWT'}, {...claims, aud: ['other']}))).toEqual({valid: false, reason: 'wrong_audience'})
-    const onlyJwks = await createVerifier({jwksUrl: `${url}/.well-known/jwks.json`, issuer: 'https://elsewhere.example', audience: 'cape-api'})
-    expect(await onlyJwks.verify(tokens.user!.token)).toEqual({valid: false, reason: 'wrong_issuer'})
+    const elsewhere = await createVerifier({jwksUrl: `${url}/.well-known/jwks.json`, issuer: 'https://elsewhere.example', audience: 'cape-api'})
+    expect(await elsewhere.verify(tokens.user!.token)).toEqual({valid: false, reason: 'wrong_issuer'})
+  })
+
+  it('verifies a token minted over HTTP with nothing but the JWKS URL', async () => {
+    const minted = await fetch(`${url}/v1/tokens`, {
+      method: 'POST',
+      headers: {authorization: `Bearer ${tokens.admin!.token}`, 'content-type': 'application/json'},
+      body: JSON.stringify({name: 'minted', account: 'acme', scopes: ['api']}),
+    })
+    expect(minted.status).toBe(201)
+    const {token, id} = (await minted.json()) as {token: string; id: string}
+    const onlyJwks = await createVerifier({jwksUrl: `${url}/.well-known/jwks.json`, issuer: 'urn:cape:local', audience: 'cape-api'})
+    expect(await onlyJwks.verify(token, {requiredScopes: ['api'], account: 'acme'})).toMatchObject({valid: true, id, subject: 'alice', account: 'acme'})
+
+    // With an explicit introspection URL, its revocation is seen at once.
+    const asking = await createVerifier({
+      jwksUrl: `${url}/.well-known/jwks.json`,
+      issuer: 'urn:cape:local',
+      audience: 'cape-api',
+      introspectionUrl: `${url}/v1/introspect`,
+      introspectionToken: tokens.service!.token,
+    })
+    expect(await asking.verify(token)).toMatchObject({valid: true, name: 'minted'})
+    const revoke = await fetch(`${url}/v1/revoke`, {
+      method: 'POST',
+      headers: {authorization: `Bearer ${tokens.admin!.token}`, 'content-type': 'application/x-www-form-urlencoded'},
+      body: new URLSearchParams({token}).toString(),
+    })
+    expect(revoke.status).toBe(200)
+    expect(await asking.verify(token)).toEqual({valid: false, reason: 'revoked'})
   })
 
   it('asks the issuer on every call when given a token to introspect with', async () => {
