@@ -24,8 +24,9 @@ export function mayPrompt(policy: PromptPolicy): boolean {
 export function promptSecret(question: string): Promise<string> {
   const stdin = process.stdin
   const out = process.stderr
-  out.write(question)
+  // Raw mode before the question: whatever is typed once it shows must never be echoed.
   stdin.setRawMode(true)
+  out.write(question)
   stdin.setEncoding('utf8')
   stdin.resume()
 
