@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {parseDuration} from '../issuer/duration.js'
+import {normalizeAddress, parseRateLimit} from '../issuer/restrictions.js'
 import {validateScope} from '../issuer/rules.js'
 
 /** A lifetime such as 30d or 1h30m, in seconds; a bad one fails while flags are parsed. */
@@ -15,4 +16,24 @@ export const scopeFlag = Flags.custom<string>({
   multiple: true,
   multipleNonGreedy: true,
   parse: async (input) => validateScope(input),
+})
+
+/** An address or CIDR range, checked while flags are parsed. */
+export const addressFlag = Flags.custom<string>({
+  helpValue: '<address|cidr>',
+  multiple: true,
+  multipleNonGreedy: true,
+  parse: async (input) => normalizeAddress(input),
+})
+
+/** MAX/WINDOW, e.g. 100/60s. */
+export const rateLimitFlag = Flags.custom<{maxRequests: number; timeWindow: number}>({
+  helpValue: '<max>/<window>',
+  parse: async (input) => parseRateLimit(input, parseDuration),
+})
+
+/** A lifetime, or "none" for no limit: the issuer's lifetime policy. */
+export const lifetimePolicyFlag = Flags.custom<number | null>({
+  helpValue: '<duration>|none',
+  parse: async (input) => (input.trim().toLowerCase() === 'none' ? null : parseDuration(input)),
 })

@@ -11,9 +11,34 @@ export function formatDate(iso: string): string {
   return `${MONTHS[date.getMonth()]} ${pad(date.getDate())} ${date.getFullYear()} ${pad(date.getHours())}:${pad(date.getMinutes())}`
 }
 
-function formatExpiry(token: TokenRecord): string {
+const UNITS: Array<[string, number]> = [
+  ['year', 365 * 86_400_000],
+  ['month', 30 * 86_400_000],
+  ['day', 86_400_000],
+  ['hour', 3_600_000],
+  ['minute', 60_000],
+]
+
+/** "in 3 days", "2 months ago", "in less than a minute": the largest unit that fits, rounded down. */
+export function relativeTime(iso: string, now = Date.now()): string {
+  const delta = Date.parse(iso) - now
+  const distance = Math.abs(delta)
+  const [unit, size] = UNITS.find(([, length]) => distance >= length) ?? ['', 0]
+  if (size === 0) return delta >= 0 ? 'in less than a minute' : 'less than a minute ago'
+  const count = Math.floor(distance / size)
+  const amount = `${count} ${unit}${count === 1 ? '' : 's'}`
+  return delta >= 0 ? `in ${amount}` : `${amount} ago`
+}
+
+/** A token within this long of its expiry is marked in the list. */
+export const EXPIRES_SOON_MS = 7 * 86_400_000
+
+/** EXPIRES as a relative time; `(soon)` within 7 days, `(expired)` past it. */
+export function describeExpiry(token: Pick<TokenRecord, 'expiresAt' | 'status'>, now = Date.now()): string {
   if (token.expiresAt === null) return 'never'
-  return token.status === 'expired' ? `${formatDate(token.expiresAt)} (expired)` : formatDate(token.expiresAt)
+  const relative = relativeTime(token.expiresAt, now)
+  if (token.status === 'expired' || Date.parse(token.expiresAt) <= now) return `${relative} (expired)`
+  return Date.parse(token.expiresAt) - now <= EXPIRES_SOON_MS ? `${relative} (soon)` : relative
 }
 
 export function renderTokenTable(tokens: readonly TokenRecord[], options: {withStatus: boolean}): string {
@@ -27,7 +52,7 @@ export function renderTokenTable(tokens: readonly TokenRecord[], options: {withS
       token.description ?? '',
       formatDate(token.createdAt),
       token.lastUsedAt === null ? 'never' : formatDate(token.lastUsedAt),
-      formatExpiry(token),
+      describeExpiry(token),
     ]
     if (options.withStatus) row.push(token.status)
     table.push(row)

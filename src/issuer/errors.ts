@@ -35,6 +35,8 @@ const CODE_EXIT = {
   access_denied: EXIT_CODES.failure,
   token_inactive: EXIT_CODES.failure,
   token_conflict: EXIT_CODES.failure,
+  key_not_found: EXIT_CODES.failure,
+  key_active: EXIT_CODES.failure,
   token_not_found: EXIT_CODES.failure,
   token_already_revoked: EXIT_CODES.failure,
   issuer_already_initialized: EXIT_CODES.failure,

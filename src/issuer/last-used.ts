@@ -1,3 +1,6 @@
+import type {LastUse} from '../store/types.js'
+import {WriteBatch} from './write-batch.js'
+
 /**
  * Keeps last-used times to the minute, at almost no cost to a verification: a use within a
  * minute of the one already recorded for the token is dropped with one Map lookup, and the rest
@@ -5,47 +8,27 @@
  * times; revocations never pass through here.
  */
 export class LastUsedRecorder {
-  private pending = new Map<string, number>()
+  private readonly batch: WriteBatch<LastUse>
   /** The last time queued per token, to drop uses within the resolution; bounded. */
   private readonly recent = new Map<string, number>()
-  private timer: NodeJS.Timeout | undefined
-  private flushing: Promise<void> = Promise.resolve()
 
   constructor(
-    private readonly write: (uses: ReadonlyMap<string, number>) => Promise<void>,
+    write: (uses: ReadonlyMap<string, LastUse>) => Promise<void>,
     private readonly options = {intervalMs: 1000, resolutionMs: 60_000, maxPending: 10_000, maxRecent: 100_000},
-  ) {}
+  ) {
+    this.batch = new WriteBatch(write, options)
+  }
 
-  record(jti: string, at: number): void {
+  record(jti: string, at: number, ip: string | null = null): void {
     const previous = this.recent.get(jti)
     if (previous !== undefined && at - previous < this.options.resolutionMs) return
     if (this.recent.size >= this.options.maxRecent) this.recent.clear()
     this.recent.set(jti, at)
-
-    this.pending.set(jti, at)
-    if (this.pending.size >= this.options.maxPending) {
-      void this.flush()
-    } else if (this.timer === undefined) {
-      this.timer = setTimeout(() => void this.flush(), this.options.intervalMs)
-      this.timer.unref()
-    }
+    this.batch.set(jti, {at, ip})
   }
 
   /** Writes what is pending; errors are reported to the returned promise, never thrown later. */
   flush(): Promise<void> {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer)
-      this.timer = undefined
-    }
-
-    if (this.pending.size === 0) return this.flushing
-    const batch = this.pending
-    this.pending = new Map()
-    this.flushing = this.flushing
-      .then(() => this.write(batch))
-      .catch(() => {
-        // last-used times are best effort: a busy or closed store must not fail a verification
-      })
-    return this.flushing
+    return this.batch.flush()
   }
 }

@@ -1,22 +1,24 @@
-import {rmSync} from 'node:fs'
 import {userInfo} from 'node:os'
 import {join} from 'node:path'
 
 import {describeFsError} from '../fs/describe-error.js'
 import {ensurePrivateDir} from '../fs/secure-files.js'
-import {privateKeyPath, writePrivateKey} from '../keys/private-key-file.js'
-import type {Keyring} from '../keys/keyring.js'
+import {privateKeyStore} from '../keys/private-key-store.js'
 import type {TokenSigner} from '../keys/token-signer.js'
 import {SqliteStore} from '../store/sqlite-store.js'
-import type {Store, StoredIssuer, StoredToken} from '../store/types.js'
+import type {Store, StoredIssuer, StoredKey, StoredToken} from '../store/types.js'
+import {AuditRecorder} from './audit-recorder.js'
 import {DEFAULT_ALGORITHM, DEFAULT_AUDIENCE, DEFAULT_ISSUER} from './defaults.js'
+import {describeDuration} from './duration.js'
 import {CapeError} from './errors.js'
 import {LastUsedRecorder} from './last-used.js'
+import type {PreparedToken} from './prepared-token.js'
 import {LIMITS, normalizeScopes, validateDescription, validateLabel} from './rules.js'
 import {newTokenId} from './token-id.js'
-import type {PreparedToken} from './prepared-token.js'
 import type {TokenVerifier} from './verifier.js'
 import type {
+  Algorithm,
+  AuditEvent,
   CreatedToken,
   CreateTokenInput,
   InitIssuerInput,
@@ -25,14 +27,25 @@ import type {
   Jwks,
   ListTokensOptions,
   PublicJwk,
+  RotatedToken,
+  RotateTokenInput,
   TokenRecord,
   TokenStatus,
   VerifyOptions,
   VerifyResult,
 } from './types.js'
 
-/** How long a refused unknown kid keeps the store from being asked again about keys. */
+/** How often a process asks the store whether the key set changed (a rotation, a retirement, an import). */
 const KEY_RECHECK_MS = 1000
+
+/** A signing key as `cape issuer keys list` shows it. */
+export interface SigningKeyInfo {
+  kid: string
+  alg: Algorithm
+  status: 'active' | 'verifying' | 'retired'
+  createdAt: string
+  retiredAt: string | null
+}
 
 export interface LocalIssuerOptions {
   /** The data directory: `cape.db` and `keys/` live here. */
@@ -71,7 +84,9 @@ export class LocalIssuer implements IssuerClient {
   private verifier: TokenVerifier | undefined
   private verifierLoading: Promise<TokenVerifier> | undefined
   private readonly lastUsed: LastUsedRecorder
+  private readonly audit: AuditRecorder
   private keysCheckedAt = 0
+  private keyEpoch = 0
 
   private constructor(
     private readonly store: Store,
@@ -79,6 +94,7 @@ export class LocalIssuer implements IssuerClient {
     private readonly now: () => number,
   ) {
     this.lastUsed = new LastUsedRecorder((uses) => this.store.recordLastUsed(uses))
+    this.audit = new AuditRecorder((events) => this.store.appendAudit(events))
   }
 
   /** The issuer's settings, or undefined while it has not been set up. */
@@ -99,51 +115,73 @@ export class LocalIssuer implements IssuerClient {
   }
 
   async createToken(input: CreateTokenInput): Promise<CreatedToken> {
-    const name = validateLabel('name', input.name, LIMITS.name)
-    const description = validateDescription(input.description)
-    const scopes = normalizeScopes(input.scopes)
     const issuer = await this.ensureInitialized()
-    const subject = validateLabel('subject', input.subject ?? issuer.defaultSubject, LIMITS.subject)
-    const account = input.account === undefined ? null : validateLabel('account', input.account, LIMITS.account)
-
-    const createdAt = this.now()
-    const issuedAt = Math.floor(createdAt / 1000)
-    const expiresAtSeconds = input.expiresInSeconds === undefined ? undefined : issuedAt + input.expiresInSeconds
-    const jti = newTokenId()
-    // Claims in Cape's (alphabetical) order; `account`, `exp` and `scope` only when they say something.
-    const claims = {
-      ...(account === null ? {} : {account}),
-      aud: issuer.audience,
-      ...(expiresAtSeconds === undefined ? {} : {exp: expiresAtSeconds}),
-      iat: issuedAt,
-      iss: issuer.issuer,
-      jti,
-      nbf: issuedAt,
-      scope: scopes.join(' '),
-      sub: subject,
-    }
-    const token = await (await this.loadSigner(issuer)).sign(claims)
-
-    const stored: StoredToken = {
-      jti,
-      subject,
-      name,
-      description,
-      scopes,
-      kid: issuer.activeKid,
-      createdAt,
-      expiresAt: expiresAtSeconds === undefined ? null : expiresAtSeconds * 1000,
-      revokedAt: null,
-      lastUsedAt: null,
-      account,
-    }
+    const {stored, token} = await this.mint(issuer, {
+      name: validateLabel('name', input.name, LIMITS.name),
+      description: validateDescription(input.description),
+      scopes: normalizeScopes(input.scopes),
+      subject: validateLabel('subject', input.subject ?? issuer.defaultSubject, LIMITS.subject),
+      account: input.account === undefined ? null : validateLabel('account', input.account, LIMITS.account),
+      restrictions: input.restrictions ? await restrictionsJson(input.restrictions) : null,
+      lifetimeSeconds: this.lifetimeWithinPolicy(issuer, input.expiresInSeconds),
+    })
     // Committed before anyone sees the token: a printed token always verifies.
     await this.store.insertToken(stored)
+    await this.store.appendAudit([{jti: stored.jti, at: stored.createdAt, event: 'created', detail: null, count: 1}])
     return {...this.toRecord(stored), token}
   }
 
+  /**
+   * A new token in the old one's place, with its name, description, scopes, account,
+   * restrictions and lifetime (from now, within the policy). The old one is revoked now, or at
+   * the end of `graceSeconds`; using it after that revokes the new one too (reuse detection).
+   */
+  async rotateToken(id: string, input: RotateTokenInput = {}): Promise<RotatedToken> {
+    const previous = await this.store.getToken(id)
+    if (!previous) throw notFound(id)
+    const status = this.statusOf(previous)
+    if (status !== 'active') throw new CapeError('token_inactive', `token ${id} is ${status}: there is nothing to rotate`)
+    if (previous.rotatedTo !== null) {
+      throw new CapeError('token_inactive', `token ${id} was already rotated (to ${previous.rotatedTo})`)
+    }
+
+    const issuer = await this.ensureInitialized()
+    const lifetime = previous.expiresAt === null ? undefined : Math.round((previous.expiresAt - previous.createdAt) / 1000)
+    const {stored, token} = await this.mint(issuer, {
+      name: previous.name,
+      description: previous.description,
+      scopes: previous.scopes,
+      subject: previous.subject,
+      account: previous.account,
+      restrictions: previous.restrictions,
+      lifetimeSeconds: this.lifetimeWithinPolicy(issuer, lifetime, {clamp: true}),
+    })
+    const revokeAt = stored.createdAt + (input.graceSeconds ?? 0) * 1000
+    if (!(await this.store.rotateToken(previous.jti, stored, revokeAt))) {
+      throw new CapeError('token_inactive', `token ${id} was revoked or rotated meanwhile; nothing was created`)
+    }
+
+    const grace = input.graceSeconds ? `; it keeps working for ${describeDuration(input.graceSeconds)}` : ''
+    await this.store.appendAudit([
+      {jti: previous.jti, at: stored.createdAt, event: 'rotated', detail: `replaced by ${stored.jti}${grace}`, count: 1},
+      {jti: stored.jti, at: stored.createdAt, event: 'created', detail: `by rotation of ${previous.jti}`, count: 1},
+    ])
+    return {...this.toRecord(stored), token, previous: await this.getToken(previous.jti)}
+  }
+
+  async tokenTrail(id: string): Promise<AuditEvent[]> {
+    await this.audit.flush()
+    if (!(await this.store.getToken(id))) throw notFound(id)
+    return (await this.store.listAudit(id)).map((entry) => ({
+      at: iso(entry.at),
+      event: entry.event as AuditEvent['event'],
+      detail: entry.detail,
+      count: entry.count,
+    }))
+  }
+
   async listTokens(options: ListTokensOptions = {}): Promise<TokenRecord[]> {
-    const tokens = await this.store.listTokens({includeRevoked: options.includeRevoked ?? false, subject: options.subject})
+    const tokens = await this.store.listTokens({includeRevoked: options.includeRevoked ?? false, subject: options.subject, now: this.now()})
     return tokens.map((token) => this.toRecord(token))
   }
 
@@ -154,12 +192,14 @@ export class LocalIssuer implements IssuerClient {
   }
 
   async revokeToken(id: string): Promise<TokenRecord> {
-    const outcome = await this.store.revokeToken(id, this.now())
+    const at = this.now()
+    const outcome = await this.store.revokeToken(id, at)
     if (outcome === 'not_found') throw notFound(id)
     if (outcome === 'already_revoked') {
       throw new CapeError('token_already_revoked', `token ${id} is already revoked`)
     }
 
+    await this.store.appendAudit([{jti: id, at, event: 'revoked', detail: null, count: 1}])
     return this.getToken(id)
   }
 
@@ -172,8 +212,67 @@ export class LocalIssuer implements IssuerClient {
   }
 
   verifyToken(token: string, options?: VerifyOptions): Promise<VerifyResult> {
-    if (this.verifier) return this.verifier.verify(token, options)
+    if (this.verifier && !this.keySetMayHaveChanged()) return this.verifier.verify(token, options)
     return this.loadVerifier().then((verifier) => verifier.verify(token, options))
+  }
+
+  /**
+   * At most once a second, asks the store whether another process rotated, retired or
+   * imported a key; if so the keys are loaded again, and the signature cache starts afresh, so a
+   * retired key stops verifying everywhere within a second.
+   */
+  private keySetMayHaveChanged(): boolean {
+    const now = Date.now()
+    if (now - this.keysCheckedAt < KEY_RECHECK_MS) return false
+    this.keysCheckedAt = now
+    const epoch = this.store.keyEpoch()
+    if (typeof epoch !== 'number' || epoch === this.keyEpoch) return false
+    this.verifier = undefined
+    this.verifierLoading = undefined
+    return true
+  }
+
+  /** The signing keys of this issuer, oldest first. */
+  async signingKeys(): Promise<SigningKeyInfo[]> {
+    const issuer = await this.ensureInitialized()
+    return (await this.store.listKeys())
+      .filter((key) => key.foreign === null)
+      .map((key) => ({
+        kid: key.kid,
+        alg: key.alg,
+        status: key.retiredAt !== null ? 'retired' : key.kid === issuer.activeKid ? 'active' : 'verifying',
+        createdAt: iso(key.createdAt),
+        retiredAt: isoOrNull(key.retiredAt),
+      }))
+  }
+
+  /** A new active signing key; the old ones keep verifying their tokens and stay in the JWKS. */
+  async rotateSigningKey(): Promise<SigningKeyInfo> {
+    const issuer = await this.ensureInitialized()
+    const key = await this.newSigningKey(issuer.algorithm, issuer.keyStorage)
+    await this.store.addActiveKey(key)
+    await this.load()
+    return (await this.signingKeys()).find((info) => info.kid === key.kid)!
+  }
+
+  /** Retires a key that no longer signs: its tokens fail with `unknown_key`, the JWKS drops it, its private key is deleted. */
+  async retireSigningKey(kid: string): Promise<SigningKeyInfo> {
+    const issuer = await this.ensureInitialized()
+    const outcome = await this.store.retireKey(kid, this.now())
+    if (outcome === 'not_found') throw new CapeError('key_not_found', `no signing key ${kid} of this issuer`)
+    if (outcome === 'active') throw new CapeError('key_active', `key ${kid} is the active key: rotate first ("cape issuer keys rotate")`)
+    if (outcome === 'already_retired') throw new CapeError('key_not_found', `key ${kid} is already retired`)
+    await (await privateKeyStore(issuer.keyStorage, this.keysDir)).remove(kid)
+    await this.load()
+    return (await this.signingKeys()).find((info) => info.kid === kid)!
+  }
+
+  /** Changes the longest lifetime a new token may have; null lifts the limit. Tokens already made keep theirs. */
+  async setMaxLifetime(seconds: number | null): Promise<IssuerSettings> {
+    await this.ensureInitialized()
+    await this.store.setMaxLifetime(seconds)
+    await this.load()
+    return toSettings(this.state!)
   }
 
   /** This issuer's own public keys; keys imported with prepared tokens belong to other issuers. */
@@ -240,12 +339,16 @@ export class LocalIssuer implements IssuerClient {
       throw new CapeError('token_conflict', `key ${key.kid} is already known here for another issuer or audience; nothing was imported`)
     }
 
-    if (outcome === 'imported') await this.load()
+    if (outcome === 'imported') {
+      await this.store.appendAudit([{jti: token.jti, at: this.now(), event: 'imported', detail: `from ${key.foreign!.issuer}`, count: 1}])
+      await this.load()
+    }
+
     return {imported: outcome === 'imported', token: await this.getToken(token.jti)}
   }
 
   async close(): Promise<void> {
-    await this.lastUsed.flush()
+    await Promise.all([this.lastUsed.flush(), this.audit.flush()])
     this.store.close()
   }
 
@@ -256,30 +359,20 @@ export class LocalIssuer implements IssuerClient {
     this.verifierLoading = undefined
   }
 
-  /**
-   * Asked by the verifier when a token names a key it has not loaded: another process (`cape
-   * token import`, a key rotation) may have added it since. The store is asked at most once a
-   * second, so a flood of made-up kids costs one small query a second.
-   */
-  private async refreshKeys(loaded: readonly string[]): Promise<Keyring | undefined> {
-    const now = Date.now()
-    if (now - this.keysCheckedAt < KEY_RECHECK_MS) return undefined
-    this.keysCheckedAt = now
-    const {Keyring} = await import('../keys/keyring.js')
-    const keyring = await Keyring.load(await this.store.listKeys())
-    return keyring.kids.join() === loaded.join() ? undefined : keyring
-  }
-
   private loadVerifier(): Promise<TokenVerifier> {
     this.verifierLoading ??= (async () => {
       const [{TokenVerifier}, {Keyring}] = await Promise.all([import('./verifier.js'), import('../keys/keyring.js')])
+      this.keyEpoch = (await this.store.keyEpoch()) ?? 0
       const verifier = new TokenVerifier({
         issuer: this.state?.issuer ?? DEFAULT_ISSUER,
         audience: this.state?.audience ?? DEFAULT_AUDIENCE,
         keyring: await Keyring.load(await this.store.listKeys()),
-        refreshKeys: (loaded) => this.refreshKeys(loaded),
         lookup: (claims, kid) => this.store.getTokenState(claims.jti, kid),
-        onVerified: (jti, at) => this.lastUsed.record(jti, at),
+        onVerified: (jti, at, ip) => this.lastUsed.record(jti, at, ip ?? null),
+        onRefused: (jti, reason, at, request) =>
+          this.audit.record({jti, at, event: 'refused', detail: request?.ip ? `${reason} from ${request.ip}` : reason}),
+        onReuse: (jti, at) => this.detectReuse(jti, at),
+        countUse: (jti, windowStart) => this.store.countUse(jti, windowStart),
         now: this.now,
       })
       this.verifier = verifier
@@ -289,6 +382,80 @@ export class LocalIssuer implements IssuerClient {
       throw error
     })
     return this.verifierLoading
+  }
+
+  /** GitLab's reuse detection: a rotated-away token used again means it leaked, so its successors go too. */
+  private async detectReuse(jti: string, at: number): Promise<void> {
+    const revoked = await this.store.revokeSuccessors(jti, at)
+    if (revoked.length === 0) return
+    await this.store.appendAudit([
+      {jti, at, event: 'reuse_detected', detail: `used after its rotation: revoked ${revoked.join(', ')}`, count: 1},
+      ...revoked.map((successor) => ({jti: successor, at, event: 'revoked', detail: `reuse of ${jti} after its rotation`, count: 1})),
+    ])
+  }
+
+  /** Signs a new token; nothing is stored yet. */
+  private async mint(
+    issuer: StoredIssuer,
+    fields: Pick<StoredToken, 'name' | 'description' | 'scopes' | 'subject' | 'account' | 'restrictions'> & {
+      lifetimeSeconds: number | undefined
+    },
+  ): Promise<{stored: StoredToken; token: string}> {
+    const {lifetimeSeconds, ...metadata} = fields
+    const createdAt = this.now()
+    const issuedAt = Math.floor(createdAt / 1000)
+    const expiresAtSeconds = lifetimeSeconds === undefined ? undefined : issuedAt + lifetimeSeconds
+    const jti = newTokenId()
+    const {account, scopes, subject} = metadata
+    // Claims in Cape's (alphabetical) order; `account`, `exp` and `scope` only when they say something.
+    const claims = {
+      ...(account === null ? {} : {account}),
+      aud: issuer.audience,
+      ...(expiresAtSeconds === undefined ? {} : {exp: expiresAtSeconds}),
+      iat: issuedAt,
+      iss: issuer.issuer,
+      jti,
+      nbf: issuedAt,
+      scope: scopes.join(' '),
+      sub: subject,
+    }
+    const token = await (await this.loadSigner(issuer)).sign(claims)
+    const stored: StoredToken = {
+      ...metadata,
+      jti,
+      kid: issuer.activeKid,
+      createdAt,
+      expiresAt: expiresAtSeconds === undefined ? null : expiresAtSeconds * 1000,
+      revokedAt: null,
+      lastUsedAt: null,
+      rotatedTo: null,
+      lastUsedIp: null,
+    }
+    return {stored, token}
+  }
+
+  /**
+   * The lifetime a new token gets under the issuer's policy: the maximum when none is asked for,
+   * a refusal when more is asked (or, for a rotation, the maximum).
+   */
+  private lifetimeWithinPolicy(issuer: StoredIssuer, asked: number | undefined, options = {clamp: false}): number | undefined {
+    const max = issuer.maxLifetimeSeconds
+    if (max === null) return asked
+    if (asked === undefined) return max
+    if (asked <= max) return asked
+    if (options.clamp) return max
+    throw new CapeError(
+      'invalid_duration',
+      `a lifetime of ${describeDuration(asked)} is longer than this issuer allows: at most ${describeDuration(max)}`,
+    )
+  }
+
+  private async newSigningKey(algorithm: Algorithm, storage: StoredIssuer['keyStorage']): Promise<StoredKey> {
+    const {generateSigningKey} = await import('../keys/signing-key.js')
+    const key = await generateSigningKey(algorithm)
+    // The private key is stored before its row exists, so a committed key always has its private half.
+    await (await privateKeyStore(storage, this.keysDir)).write(key.kid, key.privateJwk)
+    return {kid: key.kid, alg: algorithm, publicJwk: JSON.stringify(key.publicJwk), createdAt: this.now(), retiredAt: null, foreign: null}
   }
 
   private async ensureInitialized(): Promise<StoredIssuer> {
@@ -307,31 +474,21 @@ export class LocalIssuer implements IssuerClient {
       validateLabel('audience', entry, LIMITS.audience),
     )
     const subject = validateLabel('subject', input.defaultSubject ?? defaultSubject(), LIMITS.subject)
-
-    const {generateSigningKey} = await import('../keys/signing-key.js')
-    const key = await generateSigningKey(algorithm)
-    const createdAt = this.now()
-    // The private key is on disk before its row exists, so a committed issuer always has its key.
-    writePrivateKey(this.keysDir, key.kid, key.privateJwk)
+    const maxLifetimeSeconds = input.maxLifetimeSeconds ?? null
+    const keyStorage = input.keyStorage ?? 'file'
+    const key = await this.newSigningKey(algorithm, keyStorage)
     const won = await this.store.initIssuer(
-      {issuer, audience, algorithm, defaultSubject: subject, activeKid: key.kid, createdAt},
-      {
-        kid: key.kid,
-        alg: algorithm,
-        publicJwk: JSON.stringify(key.publicJwk),
-        createdAt,
-        retiredAt: null,
-        foreign: null,
-      },
+      {issuer, audience, algorithm, defaultSubject: subject, activeKid: key.kid, createdAt: key.createdAt, maxLifetimeSeconds, keyStorage},
+      key,
     )
-    if (!won) rmSync(privateKeyPath(this.keysDir, key.kid), {force: true})
+    if (!won) await (await privateKeyStore(keyStorage, this.keysDir)).remove(key.kid)
     await this.load()
     return won
   }
 
   private loadSigner(issuer: StoredIssuer): Promise<TokenSigner> {
-    this.signer ??= import('../keys/token-signer.js')
-      .then(({TokenSigner}) => TokenSigner.load(this.keysDir, issuer.activeKid, issuer.algorithm))
+    this.signer ??= Promise.all([import('../keys/token-signer.js'), privateKeyStore(issuer.keyStorage, this.keysDir)])
+      .then(async ([{TokenSigner}, keys]) => TokenSigner.load(await keys.read(issuer.activeKid), issuer.activeKid, issuer.algorithm))
       .catch((error: unknown) => {
         // Not cached: a key file put back in place should work on the next call.
         this.signer = undefined
@@ -341,7 +498,7 @@ export class LocalIssuer implements IssuerClient {
   }
 
   private statusOf(token: StoredToken): TokenStatus {
-    if (token.revokedAt !== null) return 'revoked'
+    if (token.revokedAt !== null && token.revokedAt <= this.now()) return 'revoked'
     return token.expiresAt !== null && token.expiresAt <= this.now() ? 'expired' : 'active'
   }
 
@@ -359,12 +516,22 @@ export class LocalIssuer implements IssuerClient {
       revokedAt: isoOrNull(token.revokedAt),
       lastUsedAt: isoOrNull(token.lastUsedAt),
       account: token.account,
+      restrictions: token.restrictions === null ? null : JSON.parse(token.restrictions),
+      rotatedTo: token.rotatedTo,
+      lastUsedIp: token.lastUsedIp,
     }
   }
 }
 
 function toSettings({activeKid: _activeKid, createdAt: _createdAt, ...settings}: StoredIssuer): IssuerSettings {
   return settings
+}
+
+/** Restrictions as stored, checked and in a stable order. */
+async function restrictionsJson(input: NonNullable<CreateTokenInput['restrictions']>): Promise<string | null> {
+  const {normalizeRestrictions} = await import('./restrictions.js')
+  const restrictions = normalizeRestrictions(input)
+  return restrictions === null ? null : JSON.stringify(restrictions)
 }
 
 function defaultSubject(): string {

@@ -78,7 +78,7 @@ export async function decodePreparedToken(text: string): Promise<{token: StoredT
     Object.entries(key).filter(([member]) => ['kty', 'crv', 'x', 'y', 'n', 'e', 'kid', 'alg', 'use'].includes(member)),
   )
   return {
-    token: {...fields, kid: key.kid, revokedAt: null, lastUsedAt: null},
+    token: {...fields, kid: key.kid, revokedAt: null, lastUsedAt: null, restrictions: null, rotatedTo: null, lastUsedIp: null},
     key: {
       kid: key.kid,
       alg,
@@ -114,7 +114,9 @@ function parse(text: string): PreparedToken {
   return value as unknown as PreparedToken
 }
 
-function checkedToken(token: PreparedToken['token']): Omit<StoredToken, 'kid' | 'revokedAt' | 'lastUsedAt'> {
+function checkedToken(
+  token: PreparedToken['token'],
+): Omit<StoredToken, 'kid' | 'revokedAt' | 'lastUsedAt' | 'restrictions' | 'rotatedTo' | 'lastUsedIp'> {
   const {id, name, description, subject, scopes, account, createdAt, expiresAt} = token
   if (typeof id !== 'string' || !TOKEN_ID_PATTERN.test(id)) invalid('its token id is not a cape token id')
   if (typeof name !== 'string' || typeof subject !== 'string') invalid('its token lacks a name or subject')

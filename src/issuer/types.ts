@@ -17,6 +17,9 @@ export type VerifyReason =
   | 'revoked'
   | 'insufficient_scope'
   | 'wrong_account'
+  | 'ip_not_allowed'
+  | 'referrer_not_allowed'
+  | 'rate_limited'
 
 export type TokenStatus = 'active' | 'expired' | 'revoked'
 
@@ -35,6 +38,29 @@ export interface TokenRecord {
   lastUsedAt: string | null
   /** Bound to this one account; null when the token may act on any. */
   account: string | null
+  restrictions: Restrictions | null
+  /** The token that replaced this one, when it was rotated. */
+  rotatedTo: string | null
+  /** The address of the last use that came with one (a server request). */
+  lastUsedIp: string | null
+}
+
+/** Limits on where and how often a token may be used (EmailEngine's restrictions). */
+export interface Restrictions {
+  /** IPv4/IPv6 addresses and CIDR ranges; a request from anywhere else is `ip_not_allowed`. */
+  addresses?: string[]
+  /** Patterns, `*` matching anything, against the whole Referer URL; no match (or none sent): `referrer_not_allowed`. */
+  referrers?: string[]
+  /** At most `maxRequests` uses per `timeWindow` seconds, counted in the store for every process. */
+  rateLimit?: {maxRequests: number; timeWindow: number}
+}
+
+/** Where a rate-limited token stands in its current window. */
+export interface RateLimitStatus {
+  limit: number
+  remaining: number
+  /** Epoch seconds at which the window resets. */
+  resetAt: number
 }
 
 export interface CreateTokenInput {
@@ -46,6 +72,33 @@ export interface CreateTokenInput {
   subject?: string | undefined
   /** Binds the token to one account. */
   account?: string | undefined
+  restrictions?: RestrictionsInput | undefined
+}
+
+/** Restrictions as asked for; `false` (the HTTP API's) or an empty list means none. */
+export interface RestrictionsInput {
+  addresses?: readonly string[] | false | undefined
+  referrers?: readonly string[] | false | undefined
+  rateLimit?: {maxRequests: number; timeWindow: number} | false | undefined
+}
+
+export interface RotateTokenInput {
+  /** How long the old token keeps working; default: it is revoked at once. */
+  graceSeconds?: number | undefined
+}
+
+export interface RotatedToken extends CreatedToken {
+  /** The old token, as it stands now: revoked, or to be at the end of its grace period. */
+  previous: TokenRecord
+}
+
+/** One entry of a token's trail. */
+export interface AuditEvent {
+  at: string
+  event: 'created' | 'imported' | 'rotated' | 'revoked' | 'reuse_detected' | 'refused'
+  detail: string | null
+  /** Identical events within a second are one entry with a count. */
+  count: number
 }
 
 export interface CreatedToken extends TokenRecord {
@@ -64,6 +117,18 @@ export interface VerifyOptions {
   requiredScopes?: readonly string[]
   /** The account the request acts on: a token bound to another one is `wrong_account`. */
   account?: string | undefined
+  /**
+   * The request the token came with. Given, it is checked against the token's restrictions and
+   * counted against its rate limit; without it (a token checked outside any request) they do not apply.
+   */
+  request?: RequestContext | undefined
+}
+
+export interface RequestContext {
+  /** The client's address; a token restricted to addresses refuses a request without one. */
+  ip?: string | undefined
+  /** The Referer header; undefined or null when the request had none. */
+  referrer?: string | null | undefined
 }
 
 export type TokenClaims = Record<string, unknown> & {
@@ -90,21 +155,31 @@ export type VerifyResult =
       expiresAt: string | null
       account: string | null
       claims: Readonly<TokenClaims>
+      /** Only for a rate-limited token checked with a request. */
+      rateLimit?: RateLimitStatus
     }
-  | {valid: false; reason: VerifyReason}
+  | {valid: false; reason: VerifyReason; rateLimit?: RateLimitStatus}
 
 export interface IssuerSettings {
   issuer: string
   audience: string[]
   algorithm: Algorithm
   defaultSubject: string
+  /** No token may live longer, in seconds; null for no limit. */
+  maxLifetimeSeconds: number | null
+  /** Where the private signing keys are kept. */
+  keyStorage: KeyStorage
 }
+
+export type KeyStorage = 'file' | 'keychain'
 
 export interface InitIssuerInput {
   issuer?: string | undefined
   audience?: readonly string[] | undefined
   algorithm?: Algorithm | undefined
   defaultSubject?: string | undefined
+  maxLifetimeSeconds?: number | undefined
+  keyStorage?: KeyStorage | undefined
 }
 
 export interface PublicJwk {
@@ -126,6 +201,10 @@ export interface IssuerClient {
   getToken(id: string): Promise<TokenRecord>
   /** Revokes the token; its record stays as a tombstone so verification says `revoked`. */
   revokeToken(id: string): Promise<TokenRecord>
+  /** A new token in the old one's place; the old one is revoked now or after the grace period. */
+  rotateToken(id: string, input?: RotateTokenInput): Promise<RotatedToken>
+  /** The token's trail, oldest first. */
+  tokenTrail(id: string): Promise<AuditEvent[]>
   verifyToken(token: string, options?: VerifyOptions): Promise<VerifyResult>
   jwks(): Promise<Jwks>
   close(): Promise<void>

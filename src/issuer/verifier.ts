@@ -5,7 +5,16 @@ import type {MaybePromise, TokenState} from '../store/types.js'
 import {grantsScopes} from './rules.js'
 import {SignatureCache} from './signature-cache.js'
 import {TOKEN_ID_PATTERN} from './token-id.js'
-import type {TokenClaims, VerifyOptions, VerifyReason, VerifyResult} from './types.js'
+import {CompiledRestrictions} from './restrictions.js'
+import type {
+  RateLimitStatus,
+  RequestContext,
+  Restrictions,
+  TokenClaims,
+  VerifyOptions,
+  VerifyReason,
+  VerifyResult,
+} from './types.js'
 
 /** Tokens longer than this are refused before any parsing; ours are well under 1 KiB. */
 export const MAX_TOKEN_LENGTH = 8192
@@ -24,14 +33,25 @@ export interface VerifierConfig {
    * Revocation state of the token `claims.jti` signed by key `kid`; undefined when the store has
    * never heard of that pair. `token` is there for a lookup that asks a remote issuer.
    */
-  lookup: (claims: Readonly<TokenClaims>, kid: string, token: string) => MaybePromise<TokenState | undefined>
+  lookup: (
+    claims: Readonly<TokenClaims>,
+    kid: string,
+    token: string,
+    request: RequestContext | undefined,
+  ) => MaybePromise<TokenState | undefined>
   /**
    * Asked when a token names a kid the keyring lacks: a keyring with a different key set, or
    * undefined when nothing changed (or it is too soon to ask again). Rate limiting is its job.
    */
   refreshKeys?: (loaded: readonly string[]) => Promise<Keyring | undefined>
   /** Told of every successful verification, for last-used tracking. */
-  onVerified?: (jti: string, at: number) => void
+  onVerified?: (jti: string, at: number, ip: string | undefined) => void
+  /** Told of every refusal of a token whose signature held (its jti is really ours), for the audit trail. */
+  onRefused?: (jti: string, reason: VerifyReason, at: number, request: RequestContext | undefined) => void
+  /** A token rotated away is used after its revocation: reuse detection revokes its successors. */
+  onReuse?: (jti: string, at: number) => Promise<void>
+  /** Counts a use of a rate-limited token in its window; returns the window's count. */
+  countUse?: (jti: string, windowStart: number) => MaybePromise<number>
   now?: () => number
   cacheSize?: number
 }
@@ -53,6 +73,7 @@ const fail = (reason: VerifyReason): VerifyResult => ({valid: false, reason})
  */
 export class TokenVerifier {
   private readonly cache: SignatureCache<CheckedToken>
+  private readonly restrictions = new SignatureCache<CompiledRestrictions>(1000)
   private readonly now: () => number
   private keyring: Keyring
 
@@ -86,23 +107,39 @@ export class TokenVerifier {
 
     const now = this.now()
     const {claims} = checked
-    if (claims.nbf * 1000 > now) return fail('not_yet_valid')
-    if (claims.exp !== undefined && claims.exp * 1000 <= now) return fail('expired')
+    if (claims.nbf * 1000 > now) return this.refuse(claims.jti, 'not_yet_valid', now, options)
+    if (claims.exp !== undefined && claims.exp * 1000 <= now) return this.refuse(claims.jti, 'expired', now, options)
 
-    const found = this.config.lookup(claims, checked.kid, token)
+    const found = this.config.lookup(claims, checked.kid, token, options?.request)
     const state = found instanceof Promise ? await found : found
     if (state === undefined) return fail('unknown_token')
-    if (state.revokedAt !== null) return fail('revoked')
+    if (state.revokedAt !== null && state.revokedAt <= now) {
+      if (state.rotatedTo) await this.config.onReuse?.(claims.jti, now)
+      return this.refuse(claims.jti, 'revoked', now, options)
+    }
+
     if (options?.requiredScopes && !grantsScopes(checked.scopes, options.requiredScopes)) {
-      return fail('insufficient_scope')
+      return this.refuse(claims.jti, 'insufficient_scope', now, options)
     }
 
     if (options?.account !== undefined && state.account !== null && state.account !== options.account) {
-      return fail('wrong_account')
+      return this.refuse(claims.jti, 'wrong_account', now, options)
     }
 
-    this.config.onVerified?.(claims.jti, now)
-    return {
+    let rateLimit: RateLimitStatus | undefined
+    const request = options?.request
+    if (request !== undefined && state.restrictions) {
+      const restrictions = this.compiled(state.restrictions)
+      const refusal = restrictions.check(request)
+      if (refusal) return this.refuse(claims.jti, refusal, now, options)
+      if (restrictions.rateLimit) {
+        rateLimit = await this.countUse(claims.jti, restrictions.rateLimit, now)
+        if (rateLimit.remaining < 0) return this.refuse(claims.jti, 'rate_limited', now, options, {...rateLimit, remaining: 0})
+      }
+    }
+
+    this.config.onVerified?.(claims.jti, now, request?.ip)
+    const result: VerifyResult = {
       valid: true,
       id: claims.jti,
       subject: claims.sub,
@@ -112,6 +149,31 @@ export class TokenVerifier {
       account: state.account,
       claims,
     }
+    if (rateLimit) result.rateLimit = rateLimit
+    return result
+  }
+
+  private refuse(jti: string, reason: VerifyReason, at: number, options: VerifyOptions | undefined, rateLimit?: RateLimitStatus): VerifyResult {
+    this.config.onRefused?.(jti, reason, at, options?.request)
+    return rateLimit ? {valid: false, reason, rateLimit} : {valid: false, reason}
+  }
+
+  private compiled(json: string): CompiledRestrictions {
+    let compiled = this.restrictions.get(json)
+    if (compiled === undefined) {
+      compiled = new CompiledRestrictions(JSON.parse(json) as Restrictions)
+      this.restrictions.set(json, compiled)
+    }
+
+    return compiled
+  }
+
+  /** Fixed windows aligned to the epoch, so every process agrees on where one starts. */
+  private async countUse(jti: string, limit: {maxRequests: number; timeWindow: number}, now: number): Promise<RateLimitStatus> {
+    const windowStart = Math.floor(now / 1000 / limit.timeWindow) * limit.timeWindow
+    const counted = this.config.countUse?.(jti, windowStart) ?? 0
+    const count = counted instanceof Promise ? await counted : counted
+    return {limit: limit.maxRequests, remaining: limit.maxRequests - count, resetAt: windowStart + limit.timeWindow}
   }
 
   private async checkFirstSight(token: string): Promise<CheckedToken | VerifyReason> {

@@ -1,13 +1,12 @@
-import {SignJWT, type CryptoKey} from 'jose'
+import {SignJWT, type CryptoKey, type JWK} from 'jose'
 
 import type {Algorithm} from '../issuer/types.js'
-import {readPrivateKey} from './private-key-file.js'
 import {importKey} from './signing-key.js'
 
-/** Signs with one private key, read from its file and imported once per process. */
+/** Signs with one private key, imported once per process. */
 export class TokenSigner {
-  static async load(keysDir: string, kid: string, alg: Algorithm): Promise<TokenSigner> {
-    return new TokenSigner(kid, alg, await importKey(readPrivateKey(keysDir, kid), alg))
+  static async load(privateJwk: JWK, kid: string, alg: Algorithm): Promise<TokenSigner> {
+    return new TokenSigner(kid, alg, await importKey(privateJwk, alg))
   }
 
   private constructor(

@@ -1,11 +1,14 @@
 import {CapeError, type ErrorCode} from '../issuer/errors.js'
 import {grantsScopes} from '../issuer/rules.js'
 import type {
+  AuditEvent,
   CreatedToken,
   CreateTokenInput,
   IssuerClient,
   Jwks,
   ListTokensOptions,
+  RotatedToken,
+  RotateTokenInput,
   TokenClaims,
   TokenRecord,
   VerifyOptions,
@@ -25,6 +28,7 @@ const KNOWN_CODES = new Set<string>([
   'access_denied',
   'token_not_found',
   'token_already_revoked',
+  'token_inactive',
   'store_busy',
 ])
 
@@ -58,8 +62,20 @@ export class HttpIssuerClient implements IssuerClient {
         ...(input.description === undefined ? {} : {description: input.description}),
         ...(input.scopes === undefined || input.scopes.length === 0 ? {} : {scopes: input.scopes}),
         ...(input.expiresInSeconds === undefined ? {} : {expiresIn: input.expiresInSeconds}),
+        ...(input.restrictions === undefined ? {} : {restrictions: input.restrictions}),
       },
     })
+  }
+
+  rotateToken(id: string, input: RotateTokenInput = {}): Promise<RotatedToken> {
+    return this.call(`/v1/tokens/${encodeURIComponent(id)}/rotate`, {
+      method: 'POST',
+      json: input.graceSeconds === undefined ? {} : {grace: input.graceSeconds},
+    })
+  }
+
+  tokenTrail(id: string): Promise<AuditEvent[]> {
+    return this.call(`/v1/tokens/${encodeURIComponent(id)}/trail`)
   }
 
   listTokens(options: ListTokensOptions = {}): Promise<TokenRecord[]> {

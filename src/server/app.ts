@@ -1,9 +1,9 @@
-import Fastify, {type FastifyInstance, type FastifyRequest, type FastifyServerOptions} from 'fastify'
+import Fastify, {type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions} from 'fastify'
 
 import {parseDuration} from '../issuer/duration.js'
 import {delegatedScopes, grantsScopes} from '../issuer/rules.js'
-import type {IssuerClient, TokenRecord, VerifyResult} from '../issuer/types.js'
-import {authenticateHeader, insufficientScope, type Principal, type VerifyFunction} from './bearer.js'
+import type {IssuerClient, RequestContext, TokenRecord, VerifyResult} from '../issuer/types.js'
+import {authenticateHeader, insufficientScope, rateLimitHeaders, type Principal, type VerifyFunction} from './bearer.js'
 import {HttpError, toHttpError} from './http-errors.js'
 import {Metrics} from './metrics.js'
 import * as schemas from './schemas.js'
@@ -21,6 +21,8 @@ export interface AppOptions {
   publicUrl: string | (() => string)
   /** pino options, or false for none. Tokens and Authorization headers are always redacted. */
   logger?: FastifyServerOptions['logger']
+  /** The proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); none by default. */
+  trustProxy?: string[] | undefined
 }
 
 /** The HTTP face of the issuer, built but not listening: tests and `cape issuer serve` both use it. */
@@ -32,6 +34,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger === undefined || options.logger === false ? false : redacted(options.logger),
     bodyLimit: BODY_LIMIT_BYTES,
+    // Without it X-Forwarded-For is ignored: any client could claim any address.
+    trustProxy: options.trustProxy?.length ? options.trustProxy : false,
     // Fastify's defaults quietly drop unknown fields and coerce types; a token request says what it means.
     ajv: {customOptions: {removeAdditional: false, coerceTypes: false}},
     // The JSON in tokens is never a prototype for anything.
@@ -58,8 +62,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const verify: VerifyFunction = (token, verifyOptions) => issuer.verifyToken(token, verifyOptions)
   const countResult = (result: VerifyResult) => metrics.countVerification(result.valid ? 'valid' : result.reason)
-  const principal = (request: FastifyRequest, scope: string | undefined) =>
-    authenticateHeader(request.headers.authorization, verify, scope, undefined, countResult)
+  const principal = async (request: FastifyRequest, reply: FastifyReply, scope: string | undefined) => {
+    const caller = await authenticateHeader(request.headers.authorization, verify, {scope, request: requestContext(request)}, countResult)
+    if (caller.rateLimit) void reply.headers(rateLimitHeaders(caller.rateLimit))
+    return caller
+  }
 
   app.get('/healthz', {schema: {response: {200: schemas.health}}}, async () => ({status: 'ok'}))
 
@@ -82,52 +89,69 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }))
 
   // Any valid token may ask who it is: remote clients check their own credential here.
-  app.get('/v1/whoami', {schema: {response: {200: schemas.whoami}}}, async (request) => {
-    const caller = await principal(request, undefined)
+  app.get('/v1/whoami', {schema: {response: {200: schemas.whoami}}}, async (request, reply) => {
+    const caller = await principal(request, reply, undefined)
     const {subject, id, name, scopes, expiresAt, account, claims} = caller
     return {subject, id, name, scopes, expiresAt, account, claims}
   })
 
-  app.get('/v1/tokens', {schema: {response: {200: schemas.tokenList}}}, async (request) => {
-    const caller = await principal(request, 'tokens')
+  app.get('/v1/tokens', {schema: {response: {200: schemas.tokenList}}}, async (request, reply) => {
+    const caller = await principal(request, reply, 'tokens')
     const all = (request.query as {all?: string}).all === 'true'
     return issuer.listTokens({subject: caller.subject, includeRevoked: all})
   })
 
   // EmailEngine's rule: tokens minted over HTTP name an account and never outrank their creator.
   app.post('/v1/tokens', {schema: {body: schemas.createTokenBody, response: {201: schemas.createdToken}}}, async (request, reply) => {
-    const caller = await principal(request, 'tokens')
-    const body = request.body as {name: string; description?: string; scopes?: string[]; expiresIn?: number | string; account: string}
+    const caller = await principal(request, reply, 'tokens')
+    const body = request.body as schemas.CreateTokenBody
     const created = await issuer.createToken({
       name: body.name,
       description: body.description,
       scopes: delegatedScopes(caller.scopes, body.scopes),
-      expiresInSeconds: typeof body.expiresIn === 'string' ? parseDuration(body.expiresIn) : body.expiresIn,
+      expiresInSeconds: seconds(body.expiresIn),
       subject: caller.subject,
       account: body.account,
+      restrictions: body.restrictions,
     })
     return reply.status(201).send(created)
   })
 
-  app.get('/v1/tokens/:id', {schema: {response: {200: schemas.token}}}, async (request) => {
-    const caller = await principal(request, 'tokens')
+  app.post('/v1/tokens/:id/rotate', {schema: {body: schemas.rotateBody, response: {201: schemas.rotatedToken}}}, async (request, reply) => {
+    const caller = await principal(request, reply, 'tokens')
+    const token = await ownToken(issuer, caller, (request.params as {id: string}).id)
+    const body = (request.body ?? {}) as {grace?: number | string}
+    return reply.status(201).send(await issuer.rotateToken(token.id, {graceSeconds: seconds(body.grace)}))
+  })
+
+  app.get('/v1/tokens/:id/trail', {schema: {response: {200: schemas.trail}}}, async (request, reply) => {
+    const caller = await principal(request, reply, 'tokens')
+    const token = await ownToken(issuer, caller, (request.params as {id: string}).id)
+    return issuer.tokenTrail(token.id)
+  })
+
+  app.get('/v1/tokens/:id', {schema: {response: {200: schemas.token}}}, async (request, reply) => {
+    const caller = await principal(request, reply, 'tokens')
     return ownToken(issuer, caller, (request.params as {id: string}).id)
   })
 
   // A token may always revoke itself (cape logout --revoke); revoking any other needs scope `tokens`.
-  app.delete('/v1/tokens/:id', {schema: {response: {200: schemas.token}}}, async (request) => {
+  app.delete('/v1/tokens/:id', {schema: {response: {200: schemas.token}}}, async (request, reply) => {
     const id = (request.params as {id: string}).id
-    const caller = await principal(request, undefined)
+    const caller = await principal(request, reply, undefined)
     if (id !== caller.id && !grantsScopes(caller.scopes, ['tokens'])) throw insufficientScope('tokens')
     const token = await ownToken(issuer, caller, id)
     return issuer.revokeToken(token.id)
   })
 
-  // RFC 7662: any invalid token is just {"active": false}; no reason is given away.
-  app.post('/v1/introspect', {schema: {response: {200: schemas.introspection}}}, async (request) => {
-    await principal(request, 'api')
+  // RFC 7662: any invalid token is just {"active": false}; no reason is given away. A resource
+  // server may pass its client's `ip` and `referrer` (cape's extension) to have restrictions and
+  // rate limits enforced as if the request had come here.
+  app.post('/v1/introspect', {schema: {response: {200: schemas.introspection}}}, async (request, reply) => {
+    await principal(request, reply, 'api')
     const token = formToken(request.body)
-    const result = await issuer.verifyToken(token)
+    const {ip, referrer} = request.body as {ip?: string; referrer?: string}
+    const result = await issuer.verifyToken(token, ip === undefined && referrer === undefined ? {} : {request: {ip, referrer: referrer ?? null}})
     metrics.countVerification(result.valid ? 'valid' : result.reason)
     if (!result.valid) return {active: false}
     const {claims} = result
@@ -149,7 +173,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // RFC 7009: 200 whether or not the token was valid; the caller may revoke its own subject's tokens.
   app.post('/v1/revoke', async (request, reply) => {
-    const caller = await principal(request, 'api')
+    const caller = await principal(request, reply, 'api')
     const token = formToken(request.body)
     const result = await issuer.verifyToken(token)
     if (result.valid) {
@@ -166,11 +190,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   })
 
   app.get('/metrics', async (request, reply) => {
-    await principal(request, 'metrics')
+    await principal(request, reply, 'metrics')
     return reply.type('text/plain; version=0.0.4').send(metrics.render())
   })
 
   return app
+}
+
+/** The client's address (from X-Forwarded-For only behind a proxy named by --trust-proxy) and its Referer. */
+function requestContext(request: FastifyRequest): RequestContext {
+  return {ip: request.ip, referrer: request.headers.referer ?? null}
+}
+
+/** A lifetime given in seconds or as a duration such as "30d". */
+function seconds(value: number | string | undefined): number | undefined {
+  return typeof value === 'string' ? parseDuration(value) : value
 }
 
 async function ownToken(issuer: IssuerClient, caller: Principal, id: string): Promise<TokenRecord> {

@@ -1,4 +1,4 @@
-import type {VerifyOptions, VerifyResult} from '../issuer/types.js'
+import type {RateLimitStatus, RequestContext, VerifyOptions, VerifyResult} from '../issuer/types.js'
 import {HttpError} from './http-errors.js'
 
 export type Principal = Extract<VerifyResult, {valid: true}>
@@ -21,13 +21,22 @@ export function bearerToken(header: string | undefined): string | undefined {
  * `WWW-Authenticate` when the token is missing or invalid, 403 when it is valid but may not do
  * this. The cape server and the middleware for other services answer alike through this.
  */
+export interface Requirements {
+  /** The scope the token must grant; none: any valid token. */
+  scope?: string | undefined
+  /** The account the request acts on. */
+  account?: string | undefined
+  /** The request itself, checked against the token's restrictions and rate limit. */
+  request?: RequestContext | undefined
+}
+
 export async function authenticateHeader(
   header: string | undefined,
   verify: VerifyFunction,
-  scope: string | undefined,
-  account?: string | undefined,
+  requirements: Requirements,
   onResult?: (result: VerifyResult) => void,
 ): Promise<Principal> {
+  const {scope, account, request} = requirements
   const token = bearerToken(header)
   if (token === undefined) {
     throw new HttpError(401, 'unauthorized', 'this needs a bearer token: Authorization: Bearer <token>', {
@@ -35,16 +44,38 @@ export async function authenticateHeader(
     })
   }
 
-  const result = await verify(token, {requiredScopes: scope === undefined ? [] : [scope], account})
+  const result = await verify(token, {requiredScopes: scope === undefined ? [] : [scope], account, request})
   onResult?.(result)
   if (result.valid) return result
-  if (result.reason === 'insufficient_scope') throw insufficientScope(scope!)
-
-  if (result.reason === 'wrong_account') {
-    throw new HttpError(403, 'wrong_account', `this token is bound to another account than ${account}`)
+  switch (result.reason) {
+    case 'insufficient_scope':
+      throw insufficientScope(scope!)
+    case 'wrong_account':
+      throw new HttpError(403, 'wrong_account', `this token is bound to another account than ${account}`)
+    case 'ip_not_allowed':
+      throw new HttpError(403, 'ip_not_allowed', `this token may not be used from ${request?.ip ?? 'an unknown address'}`)
+    case 'referrer_not_allowed':
+      throw new HttpError(403, 'referrer_not_allowed', 'this token may not be used from this page (Referer)')
+    case 'rate_limited': {
+      const status = result.rateLimit!
+      const retryAfter = Math.max(1, status.resetAt - Math.floor(Date.now() / 1000))
+      throw new HttpError(429, 'rate_limited', `this token's rate limit is used up; try again in ${retryAfter} s`, {
+        'retry-after': String(retryAfter),
+        ...rateLimitHeaders(status),
+      })
+    }
   }
 
   throw unauthorized('invalid_token', `the bearer token is not valid: ${result.reason}`, result.reason)
+}
+
+/** GitHub's X-RateLimit-* headers; Reset is in epoch seconds. */
+export function rateLimitHeaders(status: RateLimitStatus): Record<string, string> {
+  return {
+    'x-ratelimit-limit': String(status.limit),
+    'x-ratelimit-remaining': String(status.remaining),
+    'x-ratelimit-reset': String(status.resetAt),
+  }
 }
 
 export function insufficientScope(scope: string): HttpError {

@@ -1,7 +1,10 @@
+import type {RestrictionsInput} from '../issuer/types.js'
+
 /** Response schemas: fast-json-stringify serialises with them and drops anything not listed. */
 
 const stringArray = {type: 'array', items: {type: 'string'}} as const
 const nullableString = {type: ['string', 'null']} as const
+const lifetime = {anyOf: [{type: 'integer', minimum: 1}, {type: 'string', maxLength: 32}]} as const
 
 export const health = {type: 'object', properties: {status: {type: 'string'}}} as const
 
@@ -40,7 +43,22 @@ export const token = {
     expiresAt: nullableString,
     revokedAt: nullableString,
     lastUsedAt: nullableString,
+    lastUsedIp: nullableString,
     account: nullableString,
+    rotatedTo: nullableString,
+    restrictions: {
+      anyOf: [
+        {type: 'null'},
+        {
+          type: 'object',
+          properties: {
+            addresses: stringArray,
+            referrers: stringArray,
+            rateLimit: {type: 'object', properties: {maxRequests: {type: 'integer'}, timeWindow: {type: 'integer'}}},
+          },
+        },
+      ],
+    },
   },
 } as const
 
@@ -52,14 +70,60 @@ export const createTokenBody = {
     name: {type: 'string', minLength: 1, maxLength: 100},
     description: {type: 'string', maxLength: 500},
     scopes: {type: 'array', maxItems: 32, items: {type: 'string', maxLength: 64}},
-    expiresIn: {anyOf: [{type: 'integer', minimum: 1}, {type: 'string', maxLength: 32}]},
+    expiresIn: lifetime,
     account: {type: 'string', minLength: 1, maxLength: 255},
+    // EmailEngine's shape; each may be false for "none".
+    restrictions: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        addresses: {anyOf: [{const: false}, {type: 'array', maxItems: 64, items: {type: 'string', maxLength: 64}}]},
+        referrers: {anyOf: [{const: false}, {type: 'array', maxItems: 64, items: {type: 'string', maxLength: 500}}]},
+        rateLimit: {
+          anyOf: [
+            {const: false},
+            {
+              type: 'object',
+              required: ['maxRequests', 'timeWindow'],
+              additionalProperties: false,
+              properties: {maxRequests: {type: 'integer', minimum: 1}, timeWindow: {type: 'integer', minimum: 1}},
+            },
+          ],
+        },
+      },
+    },
+  },
+} as const
+
+export interface CreateTokenBody {
+  name: string
+  account: string
+  description?: string
+  scopes?: string[]
+  expiresIn?: number | string
+  restrictions?: RestrictionsInput
+}
+
+export const rotateBody = {
+  anyOf: [{type: 'null'}, {type: 'object', additionalProperties: false, properties: {grace: lifetime}}],
+} as const
+
+export const trail = {
+  type: 'array',
+  items: {
+    type: 'object',
+    properties: {at: {type: 'string'}, event: {type: 'string'}, detail: nullableString, count: {type: 'integer'}},
   },
 } as const
 
 export const createdToken = {
   type: 'object',
   properties: {...token.properties, token: {type: 'string'}},
+} as const
+
+export const rotatedToken = {
+  type: 'object',
+  properties: {...createdToken.properties, previous: token},
 } as const
 
 export const tokenList = {type: 'array', items: token} as const

@@ -48,6 +48,34 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE signing_keys ADD COLUMN foreign_issuer TEXT;
   ALTER TABLE signing_keys ADD COLUMN foreign_audience TEXT;
   `,
+  // v4: restrictions, rotation, lifetime policy, key storage, rate-limit windows and the audit trail.
+  `
+  ALTER TABLE tokens ADD COLUMN restrictions TEXT;
+  ALTER TABLE tokens ADD COLUMN rotated_to TEXT;
+  ALTER TABLE tokens ADD COLUMN last_used_ip TEXT;
+  ALTER TABLE issuer ADD COLUMN max_lifetime INTEGER;
+  ALTER TABLE issuer ADD COLUMN key_storage TEXT NOT NULL DEFAULT 'file';
+  -- Bumped by every change to the key set, so running processes notice a rotation or retirement.
+  ALTER TABLE issuer ADD COLUMN key_epoch INTEGER NOT NULL DEFAULT 0;
+
+  -- One fixed window per rate-limited token, shared by every process on this store.
+  CREATE TABLE rate_windows (
+    jti          TEXT PRIMARY KEY,
+    window_start INTEGER NOT NULL,
+    count        INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+
+  -- What happened to each token; repeats within a flush are one row with a count. Capped per token.
+  CREATE TABLE audit (
+    id     INTEGER PRIMARY KEY,
+    jti    TEXT NOT NULL,
+    at     INTEGER NOT NULL,
+    event  TEXT NOT NULL,
+    detail TEXT,
+    count  INTEGER NOT NULL DEFAULT 1
+  ) STRICT;
+  CREATE INDEX audit_by_token ON audit (jti, id);
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

@@ -1,6 +1,19 @@
 import type {Algorithm} from '../issuer/types.js'
 import {openDatabase, translateSqliteError, type SqliteDatabase} from './database.js'
-import type {ImportOutcome, RevokeOutcome, Store, StoredIssuer, StoredKey, StoredToken, TokenState} from './types.js'
+import type {
+  ImportOutcome,
+  LastUse,
+  RevokeOutcome,
+  Store,
+  StoredAuditEvent,
+  StoredIssuer,
+  StoredKey,
+  StoredToken,
+  TokenState,
+} from './types.js'
+
+/** The trail keeps this many entries per token; older ones make way. */
+export const AUDIT_ENTRIES_PER_TOKEN = 200
 
 interface TokenRow {
   jti: string
@@ -14,6 +27,9 @@ interface TokenRow {
   revoked_at: number | null
   last_used_at: number | null
   account: string | null
+  restrictions: string | null
+  rotated_to: string | null
+  last_used_ip: string | null
 }
 
 interface IssuerRow {
@@ -23,6 +39,8 @@ interface IssuerRow {
   default_subject: string
   active_kid: string
   created_at: number
+  max_lifetime: number | null
+  key_storage: string
 }
 
 interface KeyRow {
@@ -36,7 +54,8 @@ interface KeyRow {
 }
 
 const KEY_COLUMNS = 'kid, alg, public_jwk, created_at, retired_at, foreign_issuer, foreign_audience'
-const TOKEN_COLUMNS = 'jti, subject, name, description, scopes, kid, created_at, expires_at, revoked_at, last_used_at, account'
+const TOKEN_COLUMNS =
+  'jti, subject, name, description, scopes, kid, created_at, expires_at, revoked_at, last_used_at, account, restrictions, rotated_to, last_used_ip'
 
 /** The embedded store: one SQLite file, every statement prepared once per connection. */
 export class SqliteStore implements Store {
@@ -52,11 +71,11 @@ export class SqliteStore implements Store {
   ) {
     this.statements = {
       getIssuer: db.prepare<[], IssuerRow>(
-        'SELECT issuer, audience, algorithm, default_subject, active_kid, created_at FROM issuer WHERE id = 1',
+        'SELECT issuer, audience, algorithm, default_subject, active_kid, created_at, max_lifetime, key_storage FROM issuer WHERE id = 1',
       ),
       insertIssuer: db.prepare(
-        `INSERT INTO issuer (id, issuer, audience, algorithm, default_subject, active_kid, created_at)
-         VALUES (1, @issuer, @audience, @algorithm, @default_subject, @active_kid, @created_at)`,
+        `INSERT INTO issuer (id, issuer, audience, algorithm, default_subject, active_kid, created_at, max_lifetime, key_storage)
+         VALUES (1, @issuer, @audience, @algorithm, @default_subject, @active_kid, @created_at, @max_lifetime, @key_storage)`,
       ),
       insertKey: db.prepare(
         `INSERT INTO signing_keys (kid, alg, public_jwk, created_at, retired_at, foreign_issuer, foreign_audience)
@@ -66,29 +85,61 @@ export class SqliteStore implements Store {
       getKey: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM signing_keys WHERE kid = ?`),
       insertToken: db.prepare(
         `INSERT INTO tokens (${TOKEN_COLUMNS})
-         VALUES (@jti, @subject, @name, @description, @scopes, @kid, @created_at, @expires_at, @revoked_at, @last_used_at, @account)`,
+         VALUES (@jti, @subject, @name, @description, @scopes, @kid, @created_at, @expires_at, @revoked_at, @last_used_at, @account,
+                 @restrictions, @rotated_to, @last_used_ip)`,
       ),
       getToken: db.prepare<[string], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE jti = ?`),
       // Columns named as TokenState's fields: the row is returned as it comes.
       getTokenState: db.prepare<[string, string], TokenState>(
-        'SELECT name, revoked_at AS revokedAt, account FROM tokens WHERE jti = ? AND kid = ?',
+        `SELECT name, revoked_at AS revokedAt, account, restrictions, rotated_to AS rotatedTo
+         FROM tokens WHERE jti = ? AND kid = ?`,
       ),
       tokenKid: db.prepare<[string], {kid: string}>('SELECT kid FROM tokens WHERE jti = ?'),
-      listActive: db.prepare<[], TokenRow>(
-        `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE revoked_at IS NULL ORDER BY created_at, jti`,
+      listActive: db.prepare<{now: number}, TokenRow>(
+        `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE (revoked_at IS NULL OR revoked_at > @now) ORDER BY created_at, jti`,
       ),
       listAll: db.prepare<[], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY created_at, jti`),
       // Both by the tokens_by_subject index: one subject's tokens without a scan of everyone's.
-      listActiveOf: db.prepare<[string], TokenRow>(
-        `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE subject = ? AND revoked_at IS NULL ORDER BY created_at, jti`,
+      listActiveOf: db.prepare<{subject: string; now: number}, TokenRow>(
+        `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE subject = @subject AND (revoked_at IS NULL OR revoked_at > @now)
+         ORDER BY created_at, jti`,
       ),
       listAllOf: db.prepare<[string], TokenRow>(
         `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE subject = ? ORDER BY created_at, jti`,
       ),
-      revoke: db.prepare<[number, string]>('UPDATE tokens SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL'),
-      recordLastUsed: db.prepare<[number, string, number]>(
-        'UPDATE tokens SET last_used_at = ? WHERE jti = ? AND (last_used_at IS NULL OR last_used_at < ?)',
+      // A revocation scheduled for later (a rotation's grace period) is brought forward.
+      revoke: db.prepare<{at: number; jti: string}>(
+        'UPDATE tokens SET revoked_at = @at WHERE jti = @jti AND (revoked_at IS NULL OR revoked_at > @at)',
       ),
+      recordLastUsed: db.prepare<{at: number; ip: string | null; jti: string}>(
+        `UPDATE tokens SET last_used_at = @at, last_used_ip = coalesce(@ip, last_used_ip)
+         WHERE jti = @jti AND (last_used_at IS NULL OR last_used_at < @at)`,
+      ),
+      markRotated: db.prepare<{jti: string; next: string; at: number; now: number}>(
+        `UPDATE tokens SET rotated_to = @next, revoked_at = @at
+         WHERE jti = @jti AND rotated_to IS NULL AND (revoked_at IS NULL OR revoked_at > @now)`,
+      ),
+      successorOf: db.prepare<[string], {rotated_to: string | null}>('SELECT rotated_to FROM tokens WHERE jti = ?'),
+      countUse: db.prepare<{jti: string; start: number}, {count: number}>(
+        `INSERT INTO rate_windows (jti, window_start, count) VALUES (@jti, @start, 1)
+         ON CONFLICT (jti) DO UPDATE SET
+           count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,
+           window_start = excluded.window_start
+         RETURNING count`,
+      ),
+      appendAudit: db.prepare<{jti: string; at: number; event: string; detail: string | null; count: number}>(
+        'INSERT INTO audit (jti, at, event, detail, count) VALUES (@jti, @at, @event, @detail, @count)',
+      ),
+      trimAudit: db.prepare<{jti: string; keep: number}>(
+        `DELETE FROM audit WHERE jti = @jti AND id <= (
+           SELECT id FROM audit WHERE jti = @jti ORDER BY id DESC LIMIT 1 OFFSET @keep)`,
+      ),
+      listAudit: db.prepare<[string], StoredAuditEvent>('SELECT jti, at, event, detail, count FROM audit WHERE jti = ? ORDER BY id'),
+      keyEpoch: db.prepare<[], {key_epoch: number}>('SELECT key_epoch FROM issuer WHERE id = 1'),
+      bumpKeyEpoch: db.prepare('UPDATE issuer SET key_epoch = key_epoch + 1 WHERE id = 1'),
+      setActiveKid: db.prepare<[string]>('UPDATE issuer SET active_kid = ? WHERE id = 1'),
+      retireKey: db.prepare<[number, string]>('UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL'),
+      setMaxLifetime: db.prepare<[number | null]>('UPDATE issuer SET max_lifetime = ? WHERE id = 1'),
     }
   }
 
@@ -110,6 +161,8 @@ export class SqliteStore implements Store {
             default_subject: issuer.defaultSubject,
             active_kid: issuer.activeKid,
             created_at: issuer.createdAt,
+            max_lifetime: issuer.maxLifetimeSeconds,
+            key_storage: issuer.keyStorage,
           })
           return true
         })
@@ -133,7 +186,10 @@ export class SqliteStore implements Store {
           if (existing) return existing.kid === key.kid ? 'already_imported' : 'token_conflict'
 
           const known = this.statements.getKey.get(key.kid)
-          if (!known) this.statements.insertKey.run(keyRow(key))
+          if (!known) {
+            this.statements.insertKey.run(keyRow(key))
+            this.statements.bumpKeyEpoch.run()
+          }
           else if (!this.sameIssuerOf(toKey(known), key)) return 'key_conflict'
 
           this.statements.insertToken.run(tokenRow(token))
@@ -157,43 +213,145 @@ export class SqliteStore implements Store {
     }
   }
 
-  async listTokens(options: {includeRevoked: boolean; subject?: string | undefined}): Promise<StoredToken[]> {
-    const {subject} = options
+  async listTokens(options: {includeRevoked: boolean; subject?: string | undefined; now: number}): Promise<StoredToken[]> {
+    const {subject, now} = options
     const rows = this.guard(() => {
       if (subject !== undefined) {
-        return (options.includeRevoked ? this.statements.listAllOf : this.statements.listActiveOf).all(subject)
+        return options.includeRevoked ? this.statements.listAllOf.all(subject) : this.statements.listActiveOf.all({subject, now})
       }
 
-      return (options.includeRevoked ? this.statements.listAll : this.statements.listActive).all()
+      return options.includeRevoked ? this.statements.listAll.all() : this.statements.listActive.all({now})
     })
     return rows.map((row) => toToken(row))
   }
 
   async revokeToken(jti: string, revokedAt: number): Promise<RevokeOutcome> {
-    return this.guard(() => {
-      // A lost revocation would let a token back in, so this commit waits for the disk.
-      this.db.pragma('synchronous = FULL')
-      try {
-        const {changes} = this.statements.revoke.run(revokedAt, jti)
+    return this.guard(() =>
+      this.durably(() => {
+        const {changes} = this.statements.revoke.run({at: revokedAt, jti})
         if (changes === 1) return 'revoked'
         return this.statements.tokenKid.get(jti) ? 'already_revoked' : 'not_found'
-      } finally {
-        this.db.pragma('synchronous = NORMAL')
-      }
-    })
+      }),
+    )
   }
 
-  async recordLastUsed(uses: ReadonlyMap<string, number>): Promise<void> {
+  async recordLastUsed(uses: ReadonlyMap<string, LastUse>): Promise<void> {
     if (uses.size === 0) return
     this.guard(() =>
       this.db.transaction(() => {
-        for (const [jti, at] of uses) this.statements.recordLastUsed.run(at, jti, at)
+        for (const [jti, {at, ip}] of uses) this.statements.recordLastUsed.run({at, ip, jti})
       })(),
     )
   }
 
+  async rotateToken(previous: string, next: StoredToken, revokeAt: number): Promise<boolean> {
+    return this.guard(() =>
+      this.durably(() =>
+        this.db
+          .transaction(() => {
+            const {changes} = this.statements.markRotated.run({jti: previous, next: next.jti, at: revokeAt, now: next.createdAt})
+            if (changes === 0) return false
+            this.statements.insertToken.run(tokenRow(next))
+            return true
+          })
+          .immediate(),
+      ),
+    )
+  }
+
+  async revokeSuccessors(jti: string, at: number): Promise<string[]> {
+    return this.guard(() =>
+      this.durably(() =>
+        this.db
+          .transaction(() => {
+            const revoked: string[] = []
+            const seen = new Set([jti])
+            let next = this.statements.successorOf.get(jti)?.rotated_to ?? null
+            while (next !== null && !seen.has(next)) {
+              seen.add(next)
+              if (this.statements.revoke.run({at, jti: next}).changes === 1) revoked.push(next)
+              next = this.statements.successorOf.get(next)?.rotated_to ?? null
+            }
+
+            return revoked
+          })
+          .immediate(),
+      ),
+    )
+  }
+
+  countUse(jti: string, windowStart: number): number {
+    return this.guard(() => this.statements.countUse.get({jti, start: windowStart})!.count)
+  }
+
+  async appendAudit(events: readonly StoredAuditEvent[]): Promise<void> {
+    if (events.length === 0) return
+    this.guard(() =>
+      this.db.transaction(() => {
+        const touched = new Set<string>()
+        for (const event of events) {
+          this.statements.appendAudit.run(event)
+          touched.add(event.jti)
+        }
+
+        for (const jti of touched) this.statements.trimAudit.run({jti, keep: AUDIT_ENTRIES_PER_TOKEN})
+      })(),
+    )
+  }
+
+  async listAudit(jti: string): Promise<StoredAuditEvent[]> {
+    return this.guard(() => this.statements.listAudit.all(jti))
+  }
+
+  keyEpoch(): number {
+    return this.guard(() => this.statements.keyEpoch.get()?.key_epoch ?? 0)
+  }
+
+  async addActiveKey(key: StoredKey): Promise<void> {
+    this.guard(() =>
+      this.db
+        .transaction(() => {
+          this.statements.insertKey.run(keyRow(key))
+          this.statements.setActiveKid.run(key.kid)
+          this.statements.bumpKeyEpoch.run()
+        })
+        .immediate(),
+    )
+  }
+
+  async retireKey(kid: string, at: number): Promise<'retired' | 'active' | 'not_found' | 'already_retired'> {
+    return this.guard(() =>
+      this.durably(() =>
+        this.db
+          .transaction(() => {
+            const key = this.statements.getKey.get(kid)
+            if (!key || key.foreign_issuer !== null) return 'not_found'
+            if (this.statements.getIssuer.get()?.active_kid === kid) return 'active'
+            if (this.statements.retireKey.run(at, kid).changes === 0) return 'already_retired'
+            this.statements.bumpKeyEpoch.run()
+            return 'retired'
+          })
+          .immediate(),
+      ),
+    )
+  }
+
+  async setMaxLifetime(seconds: number | null): Promise<void> {
+    this.guard(() => this.statements.setMaxLifetime.run(seconds))
+  }
+
   close(): void {
     if (this.db.open) this.db.close()
+  }
+
+  /** A lost revocation would let a token back in, so such a commit waits for the disk. */
+  private durably<T>(operation: () => T): T {
+    this.db.pragma('synchronous = FULL')
+    try {
+      return operation()
+    } finally {
+      this.db.pragma('synchronous = NORMAL')
+    }
   }
 
   /** Whether a key already stored stands for the same issuer and audience as `key` claims. */
@@ -231,6 +389,9 @@ function tokenRow(token: StoredToken): TokenRow {
     revoked_at: token.revokedAt,
     last_used_at: token.lastUsedAt,
     account: token.account,
+    restrictions: token.restrictions,
+    rotated_to: token.rotatedTo,
+    last_used_ip: token.lastUsedIp,
   }
 }
 
@@ -262,6 +423,9 @@ function toToken(row: TokenRow): StoredToken {
     revokedAt: row.revoked_at,
     lastUsedAt: row.last_used_at,
     account: row.account,
+    restrictions: row.restrictions,
+    rotatedTo: row.rotated_to,
+    lastUsedIp: row.last_used_ip,
   }
 }
 
@@ -273,6 +437,8 @@ function toIssuer(row: IssuerRow): StoredIssuer {
     defaultSubject: row.default_subject,
     activeKid: row.active_kid,
     createdAt: row.created_at,
+    maxLifetimeSeconds: row.max_lifetime,
+    keyStorage: row.key_storage === 'keychain' ? 'keychain' : 'file',
   }
 }
 

@@ -19,13 +19,34 @@ export interface StoredToken {
   lastUsedAt: number | null
   /** The one account the token may act on; null for any. */
   account: string | null
+  /** JSON of Restrictions, or null. */
+  restrictions: string | null
+  rotatedTo: string | null
+  lastUsedIp: string | null
 }
 
 /** The little the verifier needs on every call, fetched by the cheapest statement. */
 export interface TokenState {
   name: string
+  /** May lie in the future: a rotated token stays valid until the end of its grace period. */
   revokedAt: number | null
   account: string | null
+  /** JSON of Restrictions, or null. */
+  restrictions?: string | null
+  rotatedTo?: string | null
+}
+
+export interface StoredAuditEvent {
+  jti: string
+  at: number
+  event: string
+  detail: string | null
+  count: number
+}
+
+export interface LastUse {
+  at: number
+  ip: string | null
 }
 
 export interface StoredKey {
@@ -45,6 +66,8 @@ export interface StoredIssuer {
   defaultSubject: string
   activeKid: string
   createdAt: number
+  maxLifetimeSeconds: number | null
+  keyStorage: 'file' | 'keychain'
 }
 
 export type MaybePromise<T> = T | Promise<T>
@@ -68,7 +91,8 @@ export interface Store {
    */
   getTokenState(jti: string, kid: string): MaybePromise<TokenState | undefined>
   /** Oldest first; only `subject`'s tokens when given. */
-  listTokens(options: {includeRevoked: boolean; subject?: string | undefined}): Promise<StoredToken[]>
+  /** A token whose revocation is still ahead (a rotation's grace period) counts as not revoked at `now`. */
+  listTokens(options: {includeRevoked: boolean; subject?: string | undefined; now: number}): Promise<StoredToken[]>
   /** Marks the token revoked, durably: a revocation must survive even a power loss. */
   revokeToken(jti: string, revokedAt: number): Promise<RevokeOutcome>
   /**
@@ -76,7 +100,28 @@ export interface Store {
    * same token again changes nothing (not even a revocation since).
    */
   importToken(token: StoredToken, key: StoredKey): Promise<ImportOutcome>
-  /** Raises last_used_at to each given time; never lowers it. */
-  recordLastUsed(uses: ReadonlyMap<string, number>): Promise<void>
+  /** Raises last_used_at to each given time (with its address); never lowers it. */
+  recordLastUsed(uses: ReadonlyMap<string, LastUse>): Promise<void>
+  /**
+   * Inserts `next` and marks `previous` rotated to it, to be revoked at `revokeAt`, in one
+   * transaction; false when `previous` was revoked or rotated meanwhile.
+   */
+  rotateToken(previous: string, next: StoredToken, revokeAt: number): Promise<boolean>
+  /** Revokes, durably, every token rotated from `jti` that is not revoked yet; their ids. */
+  revokeSuccessors(jti: string, at: number): Promise<string[]>
+  /**
+   * Counts one use in the token's current fixed window (shared by every process on the store)
+   * and returns the count so far in that window.
+   */
+  countUse(jti: string, windowStart: number): MaybePromise<number>
+  appendAudit(events: readonly StoredAuditEvent[]): Promise<void>
+  listAudit(jti: string): Promise<StoredAuditEvent[]>
+  /** Changes with every change to the key set; cheap enough to ask once a second. */
+  keyEpoch(): MaybePromise<number>
+  /** Adds a signing key and makes it the active one. */
+  addActiveKey(key: StoredKey): Promise<void>
+  /** 'retired', or why not: it is the active key, unknown, or retired already. */
+  retireKey(kid: string, at: number): Promise<'retired' | 'active' | 'not_found' | 'already_retired'>
+  setMaxLifetime(seconds: number | null): Promise<void>
   close(): void
 }

@@ -2,7 +2,8 @@ import type {IncomingMessage, ServerResponse} from 'node:http'
 
 import type {FastifyInstance, FastifyPluginCallback, FastifyRequest} from 'fastify'
 
-import {authenticateHeader, type Principal} from '../server/bearer.js'
+import type {RequestContext} from '../issuer/types.js'
+import {authenticateHeader, rateLimitHeaders, type Principal} from '../server/bearer.js'
 import {toHttpError} from '../server/http-errors.js'
 import type {Verifier} from './remote-verifier.js'
 
@@ -35,7 +36,8 @@ export const capeFastify: FastifyPluginCallback<GuardOptions<FastifyRequest>> = 
   app.decorateRequest('cape', null)
   app.addHook('onRequest', async (request, reply) => {
     try {
-      request.cape = await guard(options, request.headers.authorization, request)
+      request.cape = await guard(options, request.headers.authorization, request, {ip: request.ip, referrer: request.headers.referer ?? null})
+      if (request.cape.rateLimit) void reply.headers(rateLimitHeaders(request.cape.rateLimit))
     } catch (error) {
       const refusal = toHttpError(error)
       return reply.status(refusal.statusCode).headers(refusal.headers).send(refusal.body())
@@ -50,9 +52,14 @@ Object.assign(capeFastify, {[Symbol.for('skip-override')]: true, [Symbol.for('fa
 /** Connect/Express-style middleware: `req.cape` is the verified caller, or the request is answered with 401/403. */
 export function capeMiddleware<Request extends IncomingMessage>(options: GuardOptions<Request>) {
   return (request: Request & {cape?: Principal}, response: ServerResponse, next: (error?: unknown) => void): void => {
-    guard(options, request.headers.authorization, request).then(
+    const context = {ip: request.socket.remoteAddress, referrer: request.headers.referer ?? null}
+    guard(options, request.headers.authorization, request, context).then(
       (principal) => {
         request.cape = principal
+        if (principal.rateLimit) {
+          for (const [name, value] of Object.entries(rateLimitHeaders(principal.rateLimit))) response.setHeader(name, value)
+        }
+
         next()
       },
       (error: unknown) => {
@@ -64,6 +71,15 @@ export function capeMiddleware<Request extends IncomingMessage>(options: GuardOp
   }
 }
 
-function guard<Request>(options: GuardOptions<Request>, header: string | undefined, request: Request): Promise<Principal> {
-  return authenticateHeader(header, (token, verifyOptions) => options.verifier.verify(token, verifyOptions), options.scope, options.account?.(request))
+function guard<Request>(
+  options: GuardOptions<Request>,
+  header: string | undefined,
+  request: Request,
+  context: RequestContext,
+): Promise<Principal> {
+  return authenticateHeader(header, (token, verifyOptions) => options.verifier.verify(token, verifyOptions), {
+    scope: options.scope,
+    account: options.account?.(request),
+    request: context,
+  })
 }

@@ -1,6 +1,13 @@
 import {CapeError} from '../issuer/errors.js'
 import {TokenVerifier} from '../issuer/verifier.js'
-import {ALGORITHMS, type Algorithm, type TokenClaims, type VerifyOptions, type VerifyResult} from '../issuer/types.js'
+import {
+  ALGORITHMS,
+  type Algorithm,
+  type RequestContext,
+  type TokenClaims,
+  type VerifyOptions,
+  type VerifyResult,
+} from '../issuer/types.js'
 import {Keyring, type VerificationKey} from '../keys/keyring.js'
 import {importKey} from '../keys/signing-key.js'
 import {checkIssuerUrl, requestJson} from '../remote/http.js'
@@ -101,10 +108,17 @@ function claimsOnly(claims: Readonly<TokenClaims>): TokenState {
   return {name: '', revokedAt: null, account: claims.account ?? null}
 }
 
-/** RFC 7662: active or not, and, when active, its name and account. An inactive token counts as revoked. */
+/**
+ * RFC 7662: active or not, and, when active, its name and account. An inactive token counts as
+ * revoked. The request's address and Referer go along (cape's extension), so the issuer enforces
+ * the token's restrictions and rate limit; a refusal for those also comes back as inactive.
+ */
 function introspector(url: string, bearer: string, timeoutMs: number | undefined) {
-  return async (_claims: Readonly<TokenClaims>, _kid: string, token: string): Promise<TokenState> => {
-    const response = await requestJson(url, {method: 'POST', bearer, form: {token}, timeoutMs})
+  return async (_claims: Readonly<TokenClaims>, _kid: string, token: string, request: RequestContext | undefined): Promise<TokenState> => {
+    const form: Record<string, string> = {token}
+    if (request?.ip !== undefined) form.ip = request.ip
+    if (typeof request?.referrer === 'string') form.referrer = request.referrer
+    const response = await requestJson(url, {method: 'POST', bearer, form, timeoutMs})
     const body = response.body as {active?: unknown; username?: unknown; account?: unknown} | undefined
     if (response.status === 401 || response.status === 403) {
       throw new CapeError('access_denied', `the issuer refused the introspection token (${response.status}): give createVerifier a valid token with scope "api"`)

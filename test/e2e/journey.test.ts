@@ -122,7 +122,14 @@ describe('an empty store and issuer init', () => {
     try {
       const init = await runCli(['issuer', 'init', '--issuer', 'https://tokens.example.com', '--audience', 'example-api', '--alg', 'ES256', '--subject', 'svc', '--json'], {home: dir.home})
       expect(init.code).toBe(0)
-      expect(parseJson(init.stdout)).toEqual({issuer: 'https://tokens.example.com', audience: ['example-api'], algorithm: 'ES256', defaultSubject: 'svc'})
+      expect(parseJson(init.stdout)).toEqual({
+        issuer: 'https://tokens.example.com',
+        audience: ['example-api'],
+        algorithm: 'ES256',
+        defaultSubject: 'svc',
+        maxLifetimeSeconds: null,
+        keyStorage: 'file',
+      })
 
       const token = tokenFrom((await runCli(['token', 'create', '-n', 'x'], {home: dir.home})).stdout)
       const header = parseJson(Buffer.from(token.split('.')[0]!, 'base64url').toString())

@@ -20,9 +20,12 @@ describe('LastUsedRecorder', () => {
 
   it('writes one time per token per batch, to the minute', async () => {
     const batches: Array<Record<string, number>> = []
-    const recorder = new LastUsedRecorder(async (uses) => void batches.push(Object.fromEntries(uses)), options)
+    const recorder = new LastUsedRecorder(
+      async (uses) => void batches.push(Object.fromEntries([...uses].map(([jti, use]) => [jti, use.at]))),
+      options,
+    )
     recorder.record('a', 0)
-    recorder.record('b', 2000)
+    recorder.record('b', 2000, '203.0.113.7')
     recorder.record('a', 59_999)
     expect(batches).toEqual([])
     await recorder.flush()

@@ -1,13 +1,16 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
+import {durationFlag} from '../../cli/flags.js'
+import {describeDuration} from '../../issuer/duration.js'
 import {DEFAULT_ALGORITHM, DEFAULT_ISSUER} from '../../issuer/defaults.js'
 import {ALGORITHMS, type Algorithm, type IssuerSettings} from '../../issuer/types.js'
 
 export default class IssuerInit extends BaseCommand {
   static override summary = 'Set up the local issuer: its identifier, audience, algorithm and first signing key.'
   static override description = `Optional: the issuer sets itself up with the defaults when the first token is created.
-Settings cannot change once the issuer exists; use another CAPE_HOME for another issuer.`
+Settings cannot change once the issuer exists (but for the lifetime policy: "cape issuer config"); use another CAPE_HOME for another issuer.
+With --key-storage keychain the private signing keys live in the OS keychain instead of 0600 files.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -19,6 +22,8 @@ Settings cannot change once the issuer exists; use another CAPE_HOME for another
     audience: Flags.string({description: 'audience (aud claim; repeatable)', multiple: true}),
     alg: Flags.string({description: 'signing algorithm', options: [...ALGORITHMS], default: DEFAULT_ALGORITHM}),
     subject: Flags.string({description: 'default subject (sub claim); default: your OS user name'}),
+    'max-lifetime': durationFlag({description: 'no token may live longer, e.g. 90d; tokens made without --expires-in get this lifetime'}),
+    'key-storage': Flags.option({options: ['file', 'keychain'] as const, description: 'where the private signing keys are kept', default: 'file'})(),
   }
 
   async run(): Promise<IssuerSettings> {
@@ -29,9 +34,16 @@ Settings cannot change once the issuer exists; use another CAPE_HOME for another
       audience: flags.audience,
       algorithm: flags.alg as Algorithm,
       defaultSubject: flags.subject,
+      maxLifetimeSeconds: flags['max-lifetime'],
+      keyStorage: flags['key-storage'],
     })
 
-    this.log(`Issuer ready: ${settings.issuer} (alg ${settings.algorithm}, audience ${settings.audience.join(', ')}, subject ${settings.defaultSubject})`)
+    this.log(`Issuer ready: ${describeSettings(settings)}`)
     return settings
   }
+}
+
+export function describeSettings(settings: IssuerSettings): string {
+  const lifetime = settings.maxLifetimeSeconds === null ? 'no maximum lifetime' : `tokens live at most ${describeDuration(settings.maxLifetimeSeconds)}`
+  return `${settings.issuer} (alg ${settings.algorithm}, audience ${settings.audience.join(', ')}, subject ${settings.defaultSubject}, keys in ${settings.keyStorage === 'keychain' ? 'the OS keychain' : 'files'}, ${lifetime})`
 }

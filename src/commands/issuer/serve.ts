@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {CapeError} from '../../issuer/errors.js'
 import type {LocalIssuer} from '../../issuer/local-issuer.js'
+import {normalizeAddress} from '../../issuer/restrictions.js'
 
 export default class IssuerServe extends BaseCommand {
   static override enableJsonFlag = false
@@ -22,6 +23,10 @@ spaces or commas) are imported before it listens; one already imported is skippe
     port: Flags.integer({description: 'port to listen on (0: any free port)', default: 3000, min: 0, max: 65_535}),
     'public-url': Flags.string({description: 'the URL clients reach this server at (default: http://HOST:PORT)'}),
     'log-level': Flags.option({options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const, default: 'info'})(),
+    'trust-proxy': Flags.string({
+      description: 'a proxy (address or CIDR range) whose X-Forwarded-For gives the client address (repeatable)',
+      multiple: true,
+    }),
     'prepared-token': Flags.string({
       description: 'a bundle from "cape token export" to import at start-up (repeatable; also CAPE_PREPARED_TOKEN)',
       multiple: true,
@@ -46,6 +51,7 @@ spaces or commas) are imported before it listens; one already imported is skippe
       audience: settings.audience,
       publicUrl: flags['public-url'] ?? (() => address),
       logger: {level: flags['log-level']},
+      trustProxy: flags['trust-proxy']?.map((entry) => normalizeAddress(entry)),
     })
 
     try {

@@ -1,9 +1,11 @@
 import {Flags} from '@oclif/core'
 
 import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
-import {durationFlag, scopeFlag} from '../../cli/flags.js'
+import {addressFlag, durationFlag, rateLimitFlag, scopeFlag} from '../../cli/flags.js'
 import type {StorageKind} from '../../credentials/types.js'
 import type {CreatedToken, IssuerClient, TokenRecord} from '../../issuer/types.js'
+
+const RESTRICTIONS = 'RESTRICTIONS (checked on every request to the issuer service)'
 
 export type TokenCreateResult = CreatedToken | (TokenRecord & {saved: {profile: string; storage: StorageKind}})
 
@@ -18,6 +20,7 @@ With --save the token goes straight into the OS keychain as your own credential 
     '<%= config.bin %> <%= command.id %> -n laptop --scope api --scope tokens --expires-in 90d',
     '<%= config.bin %> <%= command.id %> -n ci --json',
     '<%= config.bin %> <%= command.id %> -n laptop --expires-in 90d --save',
+    '<%= config.bin %> <%= command.id %> -n frontend --allow-ip 203.0.113.0/24 --allow-referrer "https://app.example.com/*" --rate-limit 100/60s',
   ]
 
   static override flags = {
@@ -27,6 +30,14 @@ With --save the token goes straight into the OS keychain as your own credential 
     'expires-in': durationFlag({description: 'lifetime, e.g. 30d, 12h, 1h30m (default: no expiry)'}),
     subject: Flags.string({description: "subject (sub claim); default: the issuer's default subject"}),
     account: Flags.string({description: 'bind the token to this one account: it is refused (wrong_account) for any other'}),
+    'allow-ip': addressFlag({description: 'accept it only from this address or CIDR range (repeatable; IPv4 or IPv6)', helpGroup: RESTRICTIONS}),
+    'allow-referrer': Flags.string({
+      description: 'accept it only from pages whose Referer matches this pattern, * for anything (repeatable)',
+      multiple: true,
+      multipleNonGreedy: true,
+      helpGroup: RESTRICTIONS,
+    }),
+    'rate-limit': rateLimitFlag({description: 'at most MAX requests per WINDOW, e.g. 100/60s (HTTP 429 beyond)', helpGroup: RESTRICTIONS}),
     save: Flags.boolean({description: 'keep the token in the OS keychain as your credential (and make its profile active)'}),
     ...credentialFlags,
     profile: Flags.string({
@@ -53,6 +64,7 @@ With --save the token goes straight into the OS keychain as your own credential 
       expiresInSeconds: flags['expires-in'],
       subject: flags.subject,
       account: flags.account,
+      restrictions: {addresses: flags['allow-ip'], referrers: flags['allow-referrer'], rateLimit: flags['rate-limit']},
     })
 
     if (profile) return this.save(issuer, created, {profile, storage, issuerUrl: this.issuerUrl(flags)})

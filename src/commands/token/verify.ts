@@ -17,6 +17,7 @@ Pass "-" to read the token from stdin and keep it out of your shell history.`
 
   static override examples = [
     'echo "$TOKEN" | <%= config.bin %> <%= command.id %> -',
+    'echo "$TOKEN" | <%= config.bin %> <%= command.id %> - --ip 203.0.113.7 --referrer https://app.example.com/',
     '<%= config.bin %> <%= command.id %> eyJhbGciOi... --scope api --json',
   ]
 
@@ -27,6 +28,8 @@ Pass "-" to read the token from stdin and keep it out of your shell history.`
   static override flags = {
     scope: scopeFlag({char: 's', description: 'scope the token must grant (repeatable)'}),
     account: Flags.string({description: 'the account the token is used for (refused if bound to another)'}),
+    ip: Flags.string({description: "check the token's restrictions as for a request from this address (counts against its rate limit)"}),
+    referrer: Flags.string({description: "check the token's restrictions as for a request with this Referer"}),
     ...credentialFlags,
   }
 
@@ -38,7 +41,8 @@ Pass "-" to read the token from stdin and keep it out of your shell history.`
 
     const token = args.token === '-' ? await readSecretFromStdin() : args.token
     const issuer = await this.client(flags)
-    const result = await issuer.verifyToken(token, {requiredScopes: flags.scope, account: flags.account})
+    const request = flags.ip === undefined && flags.referrer === undefined ? undefined : {ip: flags.ip, referrer: flags.referrer ?? null}
+    const result = await issuer.verifyToken(token, {requiredScopes: flags.scope, account: flags.account, request})
     if (!result.valid) {
       process.exitCode = EXIT_CODES.failure
       if (!this.jsonEnabled()) process.stderr.write(`Invalid token: ${result.reason}\n`)
