@@ -37,11 +37,11 @@ export function parseDuration(input: string): number {
   return seconds
 }
 
-/** Seconds as the shortest exact duration `parseDuration` reads back: `90d`, `1h30m`, `45s`. */
+/** Seconds as an exact duration `parseDuration` reads back, in days rather than weeks: `90d`, `1h30m`, `45s`. */
 export function describeDuration(seconds: number): string {
   let left = seconds
   let text = ''
-  for (const unit of ['y', 'w', 'd', 'h', 'm', 's']) {
+  for (const unit of ['y', 'd', 'h', 'm', 's']) {
     const size = UNIT_SECONDS[unit]!
     if (left >= size) {
       text += `${Math.floor(left / size)}${unit}`

@@ -87,6 +87,8 @@ export class LocalIssuer implements IssuerClient {
   private readonly audit: AuditRecorder
   private keysCheckedAt = 0
   private keyEpoch = 0
+  /** Set when keys changed: the issuer row (its active kid) is read again before signing. */
+  private stateStale = false
 
   private constructor(
     private readonly store: Store,
@@ -146,7 +148,8 @@ export class LocalIssuer implements IssuerClient {
     }
 
     const issuer = await this.ensureInitialized()
-    const lifetime = previous.expiresAt === null ? undefined : Math.round((previous.expiresAt - previous.createdAt) / 1000)
+    // exp - iat, as signed: both whole seconds.
+    const lifetime = previous.expiresAt === null ? undefined : previous.expiresAt / 1000 - Math.floor(previous.createdAt / 1000)
     const {stored, token} = await this.mint(issuer, {
       name: previous.name,
       description: previous.description,
@@ -212,23 +215,22 @@ export class LocalIssuer implements IssuerClient {
   }
 
   verifyToken(token: string, options?: VerifyOptions): Promise<VerifyResult> {
-    if (this.verifier && !this.keySetMayHaveChanged()) return this.verifier.verify(token, options)
+    if (this.verifier && !this.keySetChanged()) return this.verifier.verify(token, options)
     return this.loadVerifier().then((verifier) => verifier.verify(token, options))
   }
 
   /**
    * At most once a second, asks the store whether another process rotated, retired or
-   * imported a key; if so the keys are loaded again, and the signature cache starts afresh, so a
-   * retired key stops verifying everywhere within a second.
+   * imported a key. If so, what was loaded is dropped (the verifier with its signature cache, the
+   * signer), so a retired key stops verifying, and a new one starts signing, within a second.
    */
-  private keySetMayHaveChanged(): boolean {
+  private keySetChanged(): boolean {
     const now = Date.now()
     if (now - this.keysCheckedAt < KEY_RECHECK_MS) return false
     this.keysCheckedAt = now
     const epoch = this.store.keyEpoch()
     if (typeof epoch !== 'number' || epoch === this.keyEpoch) return false
-    this.verifier = undefined
-    this.verifierLoading = undefined
+    this.forgetKeys()
     return true
   }
 
@@ -354,9 +356,15 @@ export class LocalIssuer implements IssuerClient {
 
   private async load(): Promise<void> {
     this.state = await this.store.getIssuer()
-    // Whatever was learnt about keys before this (re)load no longer holds.
+    this.forgetKeys()
+  }
+
+  /** Whatever was learnt about keys no longer holds: loaded again on next use. */
+  private forgetKeys(): void {
     this.verifier = undefined
     this.verifierLoading = undefined
+    this.signer = undefined
+    this.stateStale = true
   }
 
   private loadVerifier(): Promise<TokenVerifier> {
@@ -459,6 +467,12 @@ export class LocalIssuer implements IssuerClient {
   }
 
   private async ensureInitialized(): Promise<StoredIssuer> {
+    this.keySetChanged()
+    if (this.stateStale) {
+      this.state = await this.store.getIssuer()
+      this.stateStale = false
+    }
+
     if (!this.state) await this.initialize({})
     return this.state!
   }

@@ -81,7 +81,7 @@ export class SqliteStore implements Store {
         `INSERT INTO signing_keys (kid, alg, public_jwk, created_at, retired_at, foreign_issuer, foreign_audience)
          VALUES (@kid, @alg, @public_jwk, @created_at, @retired_at, @foreign_issuer, @foreign_audience)`,
       ),
-      listKeys: db.prepare<[], KeyRow>(`SELECT ${KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid`),
+      listKeys: db.prepare<[], KeyRow>(`SELECT ${KEY_COLUMNS} FROM signing_keys ORDER BY created_at, rowid`),
       getKey: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM signing_keys WHERE kid = ?`),
       insertToken: db.prepare(
         `INSERT INTO tokens (${TOKEN_COLUMNS})

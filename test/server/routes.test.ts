@@ -203,4 +203,31 @@ describe('the HTTP issuer', () => {
       expect(body.message).not.toMatch(/\bat .+:\d+:\d+/)
     }
   })
+
+  it('rotates one of the bearer’s tokens over HTTP, with a grace period, and shows its trail', async () => {
+    const target = await issuer.createToken({name: 'rotate me', subject: 'alice', scopes: ['api']})
+    const rotated = await call(`/v1/tokens/${target.id}/rotate`, {
+      method: 'POST',
+      bearer: tokens.aliceTokens!.token,
+      headers: {'content-type': 'application/json'},
+      body: JSON.stringify({grace: '1h'}),
+    })
+    expect(rotated.status).toBe(201)
+    const body = (await rotated.json()) as {token: string; id: string; name: string; previous: {id: string; status: string; rotatedTo: string}}
+    expect(body).toMatchObject({name: 'rotate me', previous: {id: target.id, status: 'active', rotatedTo: body.id}})
+    expect((await call('/v1/whoami', {bearer: body.token})).status).toBe(200)
+    expect((await call('/v1/whoami', {bearer: target.token})).status).toBe(200)
+
+    clock.now += 3600_000
+    const reused = await call('/v1/whoami', {bearer: target.token})
+    expect(reused.status).toBe(401)
+    expect(await reused.json()).toMatchObject({reason: 'revoked'})
+    expect((await call('/v1/whoami', {bearer: body.token})).status).toBe(401)
+
+    const trail = await call(`/v1/tokens/${target.id}/trail`, {bearer: tokens.aliceTokens!.token})
+    expect(((await trail.json()) as Array<{event: string}>).map((entry) => entry.event)).toEqual(['created', 'rotated', 'reuse_detected', 'refused'])
+    const foreign = await call(`/v1/tokens/${target.id}/rotate`, {method: 'POST', bearer: tokens.bob!.token})
+    expect(foreign.status).toBe(404)
+    clock.now -= 3600_000
+  })
 })

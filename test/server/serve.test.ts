@@ -3,7 +3,7 @@ import {spawn} from 'node:child_process'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {BIN, cliEnv, parseJson, runCli, tempHome} from '../helpers/cli.js'
-import {startServe} from '../helpers/serve.js'
+import {startServe, type ServeProcess} from '../helpers/serve.js'
 import {createToken} from '../helpers/tokens.js'
 
 describe('cape issuer serve', () => {
@@ -110,6 +110,22 @@ describe('cape issuer serve', () => {
       expect(unknown).toMatchObject({code: 1, stderr: 'Error: no token with id nope\n'})
     } finally {
       origin.cleanup()
+    }
+  })
+
+  it('two servers on one store share a token’s rate limit, and a restart keeps the count', async () => {
+    const {token} = await createToken('limited', {home: dir.home}, ['--rate-limit', '3/1d'])
+    const servers = [await startServe(dir.home), await startServe(dir.home)]
+    const statusAt = async (server: ServeProcess) =>
+      (await fetch(`${server.url}/v1/whoami`, {headers: {authorization: `Bearer ${token}`}})).status
+    try {
+      expect([await statusAt(servers[0]!), await statusAt(servers[1]!), await statusAt(servers[0]!)]).toEqual([200, 200, 200])
+      expect(await statusAt(servers[1]!)).toBe(429)
+      expect(await servers[0]!.stop()).toBe(0)
+      servers[0] = await startServe(dir.home)
+      expect(await statusAt(servers[0])).toBe(429)
+    } finally {
+      await Promise.all(servers.map((server) => server.stop()))
     }
   })
 })

@@ -108,6 +108,35 @@ describe('createVerifier and the middleware, for other services', () => {
     await expect(refusedAsker.verify(tokens.user!.token)).rejects.toMatchObject({code: 'access_denied'})
   })
 
+  it('follows key rotation and retirement through the JWKS', async () => {
+    // An issuer of its own: retiring a key here must not touch the other tests' tokens.
+    const own = await openTestIssuer()
+    const settings = await own.issuer.init()
+    let ownUrl = ''
+    const server = await buildApp({issuer: own.issuer, issuerIdentifier: settings.issuer, audience: settings.audience, publicUrl: () => ownUrl})
+    ownUrl = await server.listen({host: '127.0.0.1', port: 0})
+    try {
+      const verifier = await createVerifier({issuerUrl: ownUrl, jwksCooldownMs: 0, jwksMaxAgeMs: 200})
+      const old = await own.issuer.createToken({name: 'old key'})
+      expect(await verifier.verify(old.token)).toMatchObject({valid: true})
+
+      await own.issuer.rotateSigningKey()
+      const fresh = await own.issuer.createToken({name: 'new key'})
+      // An unknown kid fetches the JWKS again.
+      expect(await verifier.verify(fresh.token)).toMatchObject({valid: true})
+
+      await own.issuer.retireSigningKey(old.kid)
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      await verifier.verify(fresh.token) // the keys are old now: fetched again, in the background
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(await verifier.verify(old.token)).toEqual({valid: false, reason: 'unknown_key'})
+      expect(await verifier.verify(fresh.token)).toMatchObject({valid: true})
+    } finally {
+      await server.close()
+      await own.cleanup()
+    }
+  })
+
   it('fails at creation, in one clear error, when the issuer cannot be used', async () => {
     const port = await closedPort()
     await expect(createVerifier({issuerUrl: `http://127.0.0.1:${port}`})).rejects.toMatchObject({

@@ -4,11 +4,11 @@ import {credentialFlags, CredentialCommand} from '../../cli/credential-command.j
 import {scopeFlag} from '../../cli/flags.js'
 import {readSecretFromStdin} from '../../cli/stdin.js'
 import {CapeError, EXIT_CODES} from '../../issuer/errors.js'
-import type {TokenClaims, VerifyResult} from '../../issuer/types.js'
+import type {RateLimitStatus, TokenClaims, VerifyResult} from '../../issuer/types.js'
 
 export type TokenVerifyResult =
-  | {valid: true; id: string; subject: string; name: string; claims: Readonly<TokenClaims>}
-  | {valid: false; reason: string}
+  | {valid: true; id: string; subject: string; name: string; claims: Readonly<TokenClaims>; rateLimit?: RateLimitStatus}
+  | {valid: false; reason: string; rateLimit?: RateLimitStatus}
 
 export default class TokenVerify extends CredentialCommand {
   static override summary = 'Check a token: signature, claims, revocation and, if asked, scopes.'
@@ -46,11 +46,12 @@ Pass "-" to read the token from stdin and keep it out of your shell history.`
     if (!result.valid) {
       process.exitCode = EXIT_CODES.failure
       if (!this.jsonEnabled()) process.stderr.write(`Invalid token: ${result.reason}\n`)
-      return {valid: false, reason: result.reason}
+      return result.rateLimit ? {valid: false, reason: result.reason, rateLimit: result.rateLimit} : {valid: false, reason: result.reason}
     }
 
     this.log(describeValid(result))
-    return {valid: true, id: result.id, subject: result.subject, name: result.name, claims: result.claims}
+    const {id, subject, name, claims, rateLimit} = result
+    return rateLimit ? {valid: true, id, subject, name, claims, rateLimit} : {valid: true, id, subject, name, claims}
   }
 }
 
