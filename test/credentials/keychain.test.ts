@@ -164,4 +164,22 @@ describe.skipIf(!keychainTestsEnabled)('the OS keychain (a private D-Bus session
       await silent.close()
     }
   })
+
+  it('keeps the signing keys in the keychain with --key-storage keychain, never in a file', async () => {
+    const init = await run(['issuer', 'init', '--key-storage', 'keychain', '--json'])
+    expect(init.code).toBe(0)
+    expect(parseJson(init.stdout)).toMatchObject({keyStorage: 'keychain'})
+    const {token} = await createToken('signed from the keychain', {home: dir.home, env: keychain.env})
+    expect(await verifyToken(token, {home: dir.home})).toEqual({code: 0, reason: undefined})
+    expect(existsSync(join(dir.home, 'keys'))).toBe(false)
+
+    const [first] = parseJson<Array<{kid: string}>>((await run(['issuer', 'keys', 'list', '--json'])).stdout)
+    expect(parseJson(keychain.lookup(first!.kid, 'cape-signing-keys')!)).toMatchObject({kid: first!.kid, d: expect.any(String)})
+
+    expect((await run(['issuer', 'keys', 'rotate'])).code).toBe(0)
+    expect((await run(['issuer', 'keys', 'retire', '--', first!.kid])).code).toBe(0)
+    expect(keychain.lookup(first!.kid, 'cape-signing-keys')).toBeNull()
+    expect((await run(['token', 'create', '-n', 'after rotation'])).code).toBe(0)
+    expect(existsSync(join(dir.home, 'keys'))).toBe(false)
+  })
 })

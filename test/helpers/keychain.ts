@@ -23,8 +23,8 @@ export const keychainTestsEnabled = Boolean(process.env.CI) || TOOLS.every(insta
 export interface PrivateKeychain {
   /** The environment a process needs to reach it: its own D-Bus session and HOME. */
   env: {DBUS_SESSION_BUS_ADDRESS: string; HOME: string}
-  /** What the Secret Service holds for service "cape" and this account, read with secret-tool. */
-  lookup(account: string): string | null
+  /** What the Secret Service holds for this account (of service "cape" unless told), read with secret-tool. */
+  lookup(account: string, service?: string): string | null
   /** Removes an entry behind cape's back, with secret-tool. */
   clear(account: string): void
   stop(): Promise<void>
@@ -73,9 +73,9 @@ export async function startPrivateKeychain(dir: string): Promise<PrivateKeychain
 
     return {
       env,
-      lookup(account) {
+      lookup(account, service = 'cape') {
         try {
-          return execFileSync('secret-tool', ['lookup', 'service', 'cape', 'username', account], {env: childEnv, encoding: 'utf8'})
+          return execFileSync('secret-tool', ['lookup', 'service', service, 'username', account], {env: childEnv, encoding: 'utf8'})
         } catch {
           return null // secret-tool exits 1 when nothing matches
         }
