@@ -72,6 +72,15 @@ describe('the CLI against an issuer service', () => {
     expect(parseJson(revoked.stdout)).toEqual({valid: false, reason: 'revoked'})
     expect(await run(['token', 'delete', ciId])).toMatchObject({code: 1, stderr: `Error: token ${ciId} is already revoked\n`})
 
+    // Rotation and the trail go through the service too.
+    const rotating = tokenFrom((await run(['token', 'create', '-n', 'rotating', '--account', 'acme'])).stdout)
+    const rotatingId = parseJson(Buffer.from(rotating.split('.')[1]!, 'base64url').toString()).jti as string
+    const rotated = await run(['token', 'rotate', rotatingId, '--grace', '10m', '--json'])
+    expect(rotated.code).toBe(0)
+    expect(parseJson(rotated.stdout)).toMatchObject({name: 'rotating', account: 'acme', previous: {id: rotatingId, status: 'active'}})
+    const shown = await run(['token', 'show', rotatingId, '--json'])
+    expect(parseJson(shown.stdout).trail.map((entry: {event: string}) => entry.event)).toEqual(['created', 'rotated'])
+
     // Nothing of the issuer's lives on the client: no database, no keys.
     expect(existsSync(join(client.home, 'cape.db'))).toBe(false)
     expect(existsSync(join(client.home, 'keys'))).toBe(false)
