@@ -230,6 +230,7 @@ export class LocalIssuer implements IssuerClient {
     this.keysCheckedAt = now
     const epoch = this.store.keyEpoch()
     if (typeof epoch !== 'number' || epoch === this.keyEpoch) return false
+    this.keyEpoch = epoch
     this.forgetKeys()
     return true
   }
@@ -355,8 +356,10 @@ export class LocalIssuer implements IssuerClient {
   }
 
   private async load(): Promise<void> {
+    this.keyEpoch = await this.store.keyEpoch()
     this.state = await this.store.getIssuer()
     this.forgetKeys()
+    this.stateStale = false
   }
 
   /** Whatever was learnt about keys no longer holds: loaded again on next use. */
@@ -370,7 +373,6 @@ export class LocalIssuer implements IssuerClient {
   private loadVerifier(): Promise<TokenVerifier> {
     this.verifierLoading ??= (async () => {
       const [{TokenVerifier}, {Keyring}] = await Promise.all([import('./verifier.js'), import('../keys/keyring.js')])
-      this.keyEpoch = (await this.store.keyEpoch()) ?? 0
       const verifier = new TokenVerifier({
         issuer: this.state?.issuer ?? DEFAULT_ISSUER,
         audience: this.state?.audience ?? DEFAULT_AUDIENCE,
