@@ -1,11 +1,13 @@
 // npm run bench: every benchmark in one run, figures and ratios against the goals.
-// BENCH_TOKENS (default 1000000) sets the store size; BENCH_QUICK=1 shortens every run.
+// BENCH_TOKENS (default 1000000) sets the store size; BENCH_QUICK=1 shortens every run (the HTTP
+// runs last 2 s instead of 5 s).
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {bytesPerToken, creationRate} from './create.js'
 import {credentialLookup} from './credentials.js'
+import {httpRows, httpThroughput} from './http.js'
 import {formatBytes, formatRate, printTable, verdict} from './lib/measure.js'
 import {buildStore} from './lib/store.js'
 import {coldStart} from './startup.js'
@@ -40,6 +42,8 @@ try {
   const start = coldStart({home: small, runs: quick ? 10 : 30})
   step('whoami: keychain, file, --token')
   const lookup = await credentialLookup({work, runs: quick ? 10 : 30})
+  step('HTTP on loopback: hello, introspection, capeFastify (JWKS, introspection)')
+  const http = await httpThroughput({work, durationSeconds: quick ? 2 : 5, log: (line) => step(`  ${line}`)})
   step('done')
 
   console.log(`\ncape benchmarks, ${total.toLocaleString('en-US')} tokens in the store, node ${process.version}\n`)
@@ -53,6 +57,7 @@ try {
     lookup
       ? ['whoami: keychain / 0600 file / --token', [lookup.fromKeychain, lookup.fromFile, lookup.fromFlag].map(ms).join(' / '), `+${ms(lookup.fromKeychain - lookup.fromFlag)} keychain`, '', '']
       : ['whoami from the keychain', 'skipped: no dbus-daemon / gnome-keyring here', '', '', ''],
+    ...httpRows(http),
   ])
 } finally {
   rmSync(work, {recursive: true, force: true})
