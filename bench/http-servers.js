@@ -84,7 +84,7 @@ try {
   const settings = await issuer.settings()
 
   let capeUrl
-  const cape = await buildApp({issuer, issuerIdentifier: settings.issuer, publicUrl: () => capeUrl, logger: false})
+  const cape = await buildApp({issuer, issuerIdentifier: settings.issuer, audience: settings.audience, publicUrl: () => capeUrl, logger: false})
   capeUrl = await listen(cape)
 
   const hello = Fastify({logger: false})
