@@ -161,7 +161,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       scope: result.scopes.join(' '),
       sub: claims.sub,
       iss: claims.iss,
-      aud: claims.aud,
+      aud: typeof claims.aud === 'string' ? [claims.aud] : claims.aud,
       jti: claims.jti,
       iat: claims.iat,
       nbf: claims.nbf,

@@ -150,7 +150,8 @@ export const introspection = {
     scope: {type: 'string'},
     sub: {type: 'string'},
     iss: {type: 'string'},
-    aud: {anyOf: [{type: 'string'}, stringArray]},
+    // Always a list here (RFC 7662 allows either): anyOf would make every response run a validator.
+    aud: stringArray,
     jti: {type: 'string'},
     iat: {type: 'integer'},
     nbf: {type: 'integer'},
