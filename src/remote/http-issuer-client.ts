@@ -32,6 +32,8 @@ const KNOWN_CODES = new Set<string>([
   'store_busy',
 ])
 
+const RESTRICTION_REASONS = new Set<string>(['ip_not_allowed', 'referrer_not_allowed', 'rate_limited'])
+
 /**
  * The issuer behind `cape issuer serve`, through its HTTP API, with the caller's token as Bearer:
  * the same IssuerClient as the local one, so commands do not know the difference.
@@ -102,6 +104,12 @@ export class HttpIssuerClient implements IssuerClient {
     const response = await this.send('/v1/whoami')
     const body = response.body as (Omit<Extract<VerifyResult, {valid: true}>, 'valid'> & {reason?: VerifyReason}) | undefined
     if (response.status === 401) return {valid: false, reason: body?.reason ?? 'malformed'}
+    // The token's own restrictions refused this request (403) or its rate limit is used up (429).
+    const refusal = (response.body as {error?: string} | undefined)?.error
+    if ((response.status === 403 || response.status === 429) && RESTRICTION_REASONS.has(refusal ?? '')) {
+      return {valid: false, reason: refusal as VerifyReason}
+    }
+
     if (response.status !== 200 || !body) throw this.failure(response.status, response.body)
 
     if (options.requiredScopes && !grantsScopes(body.scopes, options.requiredScopes)) return {valid: false, reason: 'insufficient_scope'}
@@ -153,6 +161,7 @@ export class HttpIssuerClient implements IssuerClient {
     }
 
     if (typeof error === 'string' && KNOWN_CODES.has(error)) return new CapeError(error as ErrorCode, text)
+    if (status === 403 || status === 429) return new CapeError('access_denied', `${this.baseUrl} refused: ${text}`)
     if (status === 404) return new CapeError('issuer_unavailable', `${this.baseUrl} has no such route (${text}): is it a cape issuer of this version?`)
     return new CapeError(status >= 500 ? 'issuer_unavailable' : 'invalid_argument', `${this.baseUrl}: ${text}`)
   }

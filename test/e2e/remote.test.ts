@@ -135,6 +135,12 @@ describe('the CLI against an issuer service', () => {
       expect(logout.stdout).toContain(`Token "narrow" (${narrow.id}) is revoked.`)
       expect(await issuer.verifyToken(narrow.token)).toEqual({valid: false, reason: 'revoked'})
 
+      // The service applies the credential's own restrictions to the CLI's requests.
+      const fenced = await issuer.createToken({name: 'fenced', subject: 'carol', scopes: ['api'], restrictions: {addresses: ['10.0.0.1']}})
+      const refused = await runCli(['whoami', '--json'], {home: home.home, env: {CAPE_ISSUER_URL: url, CAPE_TOKEN: fenced.token}})
+      expect(refused.code).toBe(1)
+      expect(parseJson(refused.stdout).error).toMatchObject({code: 'invalid_token', reason: 'ip_not_allowed'})
+
       // A refused credential is named as such by the service.
       const whoami = await runCli(['whoami', '--json'], {home: home.home, env: {CAPE_ISSUER_URL: url, CAPE_TOKEN: narrow.token}})
       expect(whoami.code).toBe(1)
