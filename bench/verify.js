@@ -46,7 +46,7 @@ export async function firstSightVerify({home, path, tokens, iterations}) {
       issuer: iss,
       audience,
       keyring: await Keyring.load(await store.listKeys()),
-      lookup: (claims, kid) => store.getTokenState(claims.jti, kid),
+      lookup: (claims, foreignKid) => store.getTokenState(claims.jti, foreignKid),
       cacheSize: 1,
     })
     const options = {issuer: iss, audience, algorithms: [algorithm]}
@@ -69,7 +69,7 @@ export async function lastUsedCost({home, path, tokens, iterations}) {
     const {issuer: iss, audience} = await issuer.settings()
     const keyring = await Keyring.load(await store.listKeys())
     const recorder = new LastUsedRecorder((uses) => store.recordLastUsed(uses))
-    const base = {issuer: iss, audience, keyring, lookup: (claims, kid) => store.getTokenState(claims.jti, kid)}
+    const base = {issuer: iss, audience, keyring, lookup: (claims, foreignKid) => store.getTokenState(claims.jti, foreignKid)}
     const tracked = new TokenVerifier({...base, onVerified: (jti, at) => recorder.record(jti, at)})
     const untracked = new TokenVerifier(base)
     for (const token of tokens) {

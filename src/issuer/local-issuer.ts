@@ -85,7 +85,9 @@ export class LocalIssuer implements IssuerClient {
   private verifierLoading: Promise<TokenVerifier> | undefined
   private readonly lastUsed: LastUsedRecorder
   private readonly audit: AuditRecorder
-  private keysCheckedAt = 0
+  /** Raised once a second by a timer, so the hot path tests a boolean, not the clock. */
+  private keysCheckDue = true
+  private readonly keysCheckTimer: NodeJS.Timeout
   private keyEpoch = 0
   /** Set when keys changed: the issuer row (its active kid) is read again before signing. */
   private stateStale = false
@@ -97,6 +99,7 @@ export class LocalIssuer implements IssuerClient {
   ) {
     this.lastUsed = new LastUsedRecorder((uses) => this.store.recordLastUsed(uses))
     this.audit = new AuditRecorder((events) => this.store.appendAudit(events))
+    this.keysCheckTimer = setInterval(() => (this.keysCheckDue = true), KEY_RECHECK_MS).unref()
   }
 
   /** The issuer's settings, or undefined while it has not been set up. */
@@ -117,19 +120,22 @@ export class LocalIssuer implements IssuerClient {
   }
 
   async createToken(input: CreateTokenInput): Promise<CreatedToken> {
-    const issuer = await this.ensureInitialized()
-    const {stored, token} = await this.mint(issuer, {
+    // Checked before the issuer is set up: bad input must not leave a new key behind.
+    const fields = {
       name: validateLabel('name', input.name, LIMITS.name),
       description: validateDescription(input.description),
       scopes: normalizeScopes(input.scopes),
-      subject: validateLabel('subject', input.subject ?? issuer.defaultSubject, LIMITS.subject),
       account: input.account === undefined ? null : validateLabel('account', input.account, LIMITS.account),
       restrictions: input.restrictions ? await restrictionsJson(input.restrictions) : null,
+    }
+    const issuer = await this.ensureInitialized()
+    const {stored, token} = await this.mint(issuer, {
+      ...fields,
+      subject: validateLabel('subject', input.subject ?? issuer.defaultSubject, LIMITS.subject),
       lifetimeSeconds: this.lifetimeWithinPolicy(issuer, input.expiresInSeconds),
     })
     // Committed before anyone sees the token: a printed token always verifies.
-    await this.store.insertToken(stored)
-    await this.store.appendAudit([{jti: stored.jti, at: stored.createdAt, event: 'created', detail: null, count: 1}])
+    await this.store.insertToken(stored, [{jti: stored.jti, at: stored.createdAt, event: 'created', detail: null, count: 1}])
     return {...this.toRecord(stored), token}
   }
 
@@ -215,7 +221,7 @@ export class LocalIssuer implements IssuerClient {
   }
 
   verifyToken(token: string, options?: VerifyOptions): Promise<VerifyResult> {
-    if (this.verifier && !this.keySetChanged()) return this.verifier.verify(token, options)
+    if (this.verifier && !(this.keysCheckDue && this.keySetChanged())) return this.verifier.verify(token, options)
     return this.loadVerifier().then((verifier) => verifier.verify(token, options))
   }
 
@@ -225,9 +231,8 @@ export class LocalIssuer implements IssuerClient {
    * signer), so a retired key stops verifying, and a new one starts signing, within a second.
    */
   private keySetChanged(): boolean {
-    const now = Date.now()
-    if (now - this.keysCheckedAt < KEY_RECHECK_MS) return false
-    this.keysCheckedAt = now
+    if (!this.keysCheckDue) return false
+    this.keysCheckDue = false
     const epoch = this.store.keyEpoch()
     if (typeof epoch !== 'number' || epoch === this.keyEpoch) return false
     this.keyEpoch = epoch
@@ -351,6 +356,7 @@ export class LocalIssuer implements IssuerClient {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.keysCheckTimer)
     await Promise.all([this.lastUsed.flush(), this.audit.flush()])
     this.store.close()
   }
@@ -377,11 +383,11 @@ export class LocalIssuer implements IssuerClient {
         issuer: this.state?.issuer ?? DEFAULT_ISSUER,
         audience: this.state?.audience ?? DEFAULT_AUDIENCE,
         keyring: await Keyring.load(await this.store.listKeys()),
-        lookup: (claims, kid) => this.store.getTokenState(claims.jti, kid),
+        lookup: (claims, foreignKid) => this.store.getTokenState(claims.jti, foreignKid),
         onVerified: (jti, at, ip) => this.lastUsed.record(jti, at, ip ?? null),
         onRefused: (jti, reason, at, request) =>
           this.audit.record({jti, at, event: 'refused', detail: request?.ip ? `${reason} from ${request.ip}` : reason}),
-        onReuse: (jti, at) => this.detectReuse(jti, at),
+        onRevokedUse: (jti, at) => this.detectReuse(jti, at),
         countUse: (jti, windowStart) => this.store.countUse(jti, windowStart),
         now: this.now,
       })

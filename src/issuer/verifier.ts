@@ -30,12 +30,15 @@ export interface VerifierConfig {
   audience: readonly string[]
   keyring: Keyring
   /**
-   * Revocation state of the token `claims.jti` signed by key `kid`; undefined when the store has
-   * never heard of that pair. `token` is there for a lookup that asks a remote issuer.
+   * Revocation state of the token `claims.jti`; undefined when the store has never heard of it.
+   * `foreignKid` is set when a key imported with a prepared token signed it: that key vouches only
+   * for the tokens imported with it, so the token must be known together with it. (The issuer's
+   * own keys need no such binding: only the issuer can sign with them.) `token` is there for a
+   * lookup that asks a remote issuer.
    */
   lookup: (
     claims: Readonly<TokenClaims>,
-    kid: string,
+    foreignKid: string | undefined,
     token: string,
     request: RequestContext | undefined,
   ) => MaybePromise<TokenState | undefined>
@@ -48,8 +51,8 @@ export interface VerifierConfig {
   onVerified?: (jti: string, at: number, ip: string | undefined) => void
   /** Told of every refusal of a token whose signature held (its jti is really ours), for the audit trail. */
   onRefused?: (jti: string, reason: VerifyReason, at: number, request: RequestContext | undefined) => void
-  /** A token rotated away is used after its revocation: reuse detection revokes its successors. */
-  onReuse?: (jti: string, at: number) => Promise<void>
+  /** A revoked token is used: if it was rotated away, reuse detection revokes its successors. */
+  onRevokedUse?: (jti: string, at: number) => Promise<void>
   /** Counts a use of a rate-limited token in its window; returns the window's count. */
   countUse?: (jti: string, windowStart: number) => MaybePromise<number>
   now?: () => number
@@ -58,7 +61,8 @@ export interface VerifierConfig {
 
 /** What survives the first, expensive look at a token and holds for as long as its string. */
 interface CheckedToken {
-  kid: string
+  /** The kid of a key imported with a prepared token; undefined for the issuer's own. */
+  foreignKid: string | undefined
   claims: Readonly<TokenClaims>
   scopes: readonly string[]
   expiresAt: string | null
@@ -110,11 +114,11 @@ export class TokenVerifier {
     if (claims.nbf * 1000 > now) return this.refuse(claims.jti, 'not_yet_valid', now, options)
     if (claims.exp !== undefined && claims.exp * 1000 <= now) return this.refuse(claims.jti, 'expired', now, options)
 
-    const found = this.config.lookup(claims, checked.kid, token, options?.request)
+    const found = this.config.lookup(claims, checked.foreignKid, token, options?.request)
     const state = found instanceof Promise ? await found : found
     if (state === undefined) return fail('unknown_token')
     if (state.revokedAt !== null && state.revokedAt <= now) {
-      if (state.rotatedTo) await this.config.onReuse?.(claims.jti, now)
+      await this.config.onRevokedUse?.(claims.jti, now)
       return this.refuse(claims.jti, 'revoked', now, options)
     }
 
@@ -218,7 +222,8 @@ export class TokenVerifier {
     const expiresAt = payload.exp === undefined ? null : new Date(payload.exp * 1000).toISOString()
     // Frozen: every later verification of this string hands out the same objects.
     if (Array.isArray(payload.aud)) Object.freeze(payload.aud)
-    return {kid: key.kid, claims: Object.freeze(payload), scopes: Object.freeze(scopes), expiresAt}
+    const foreignKid = key.foreign ? key.kid : undefined
+    return {foreignKid, claims: Object.freeze(payload), scopes: Object.freeze(scopes), expiresAt}
   }
 
   private async refreshedKey(kid: string): Promise<VerificationKey | undefined> {

@@ -90,9 +90,11 @@ export class SqliteStore implements Store {
       ),
       getToken: db.prepare<[string], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE jti = ?`),
       // Columns named as TokenState's fields: the row is returned as it comes.
-      getTokenState: db.prepare<[string, string], TokenState>(
-        `SELECT name, revoked_at AS revokedAt, account, restrictions, rotated_to AS rotatedTo
-         FROM tokens WHERE jti = ? AND kid = ?`,
+      getTokenState: db.prepare<[string], TokenState>(
+        'SELECT name, revoked_at AS revokedAt, account, restrictions FROM tokens WHERE jti = ?',
+      ),
+      getTokenStateSignedBy: db.prepare<[string, string], TokenState>(
+        'SELECT name, revoked_at AS revokedAt, account, restrictions FROM tokens WHERE jti = ? AND kid = ?',
       ),
       tokenKid: db.prepare<[string], {kid: string}>('SELECT kid FROM tokens WHERE jti = ?'),
       listActive: db.prepare<{now: number}, TokenRow>(
@@ -174,8 +176,13 @@ export class SqliteStore implements Store {
     return this.guard(() => this.statements.listKeys.all()).map((row) => toKey(row))
   }
 
-  async insertToken(token: StoredToken): Promise<void> {
-    this.guard(() => this.statements.insertToken.run(tokenRow(token)))
+  async insertToken(token: StoredToken, audit: readonly StoredAuditEvent[] = []): Promise<void> {
+    this.guard(() =>
+      this.db.transaction(() => {
+        this.statements.insertToken.run(tokenRow(token))
+        for (const event of audit) this.statements.appendAudit.run(event)
+      })(),
+    )
   }
 
   async importToken(token: StoredToken, key: StoredKey): Promise<ImportOutcome> {
@@ -204,10 +211,10 @@ export class SqliteStore implements Store {
     return row && toToken(row)
   }
 
-  getTokenState(jti: string, kid: string): TokenState | undefined {
+  getTokenState(jti: string, signedBy?: string): TokenState | undefined {
     // Not through guard(): this runs on every verification, and a closure per call shows.
     try {
-      return this.statements.getTokenState.get(jti, kid)
+      return signedBy === undefined ? this.statements.getTokenState.get(jti) : this.statements.getTokenStateSignedBy.get(jti, signedBy)
     } catch (error) {
       throw translateSqliteError(error, this.path)
     }
@@ -260,6 +267,8 @@ export class SqliteStore implements Store {
   }
 
   async revokeSuccessors(jti: string, at: number): Promise<string[]> {
+    // Most revoked tokens were never rotated: a flood of them must not cost a synced write each.
+    if (!this.guard(() => this.statements.successorOf.get(jti)?.rotated_to)) return []
     return this.guard(() =>
       this.durably(() =>
         this.db

@@ -33,7 +33,6 @@ export interface TokenState {
   account: string | null
   /** JSON of Restrictions, or null. */
   restrictions?: string | null
-  rotatedTo?: string | null
 }
 
 export interface StoredAuditEvent {
@@ -82,14 +81,16 @@ export interface Store {
   /** Saves the issuer and its first key unless another process did first; false if it lost. */
   initIssuer(issuer: StoredIssuer, key: StoredKey): Promise<boolean>
   listKeys(): Promise<StoredKey[]>
-  insertToken(token: StoredToken): Promise<void>
+  /** Inserts the token and its first trail entries in one transaction. */
+  insertToken(token: StoredToken, audit?: readonly StoredAuditEvent[]): Promise<void>
   getToken(jti: string): Promise<StoredToken | undefined>
   /**
    * The one call on every verification's path, so a store that can answer synchronously (SQLite)
    * does, sparing each verification a promise and a microtask (measured: bench/verify.js).
-   * A token is known only together with the key that signed it: another kid finds nothing.
+   * With `signedBy`, the token is found only if that key signed it (a key imported with a
+   * prepared token vouches for its own tokens only).
    */
-  getTokenState(jti: string, kid: string): MaybePromise<TokenState | undefined>
+  getTokenState(jti: string, signedBy?: string): MaybePromise<TokenState | undefined>
   /** Oldest first; only `subject`'s tokens when given. */
   /** A token whose revocation is still ahead (a rotation's grace period) counts as not revoked at `now`. */
   listTokens(options: {includeRevoked: boolean; subject?: string | undefined; now: number}): Promise<StoredToken[]>
@@ -107,7 +108,10 @@ export interface Store {
    * transaction; false when `previous` was revoked or rotated meanwhile.
    */
   rotateToken(previous: string, next: StoredToken, revokeAt: number): Promise<boolean>
-  /** Revokes, durably, every token rotated from `jti` that is not revoked yet; their ids. */
+  /**
+   * Revokes, durably, every token rotated from `jti` that is not revoked yet; their ids. A token
+   * never rotated costs one read, never a write.
+   */
   revokeSuccessors(jti: string, at: number): Promise<string[]>
   /**
    * Counts one use in the token's current fixed window (shared by every process on the store)

@@ -114,7 +114,7 @@ function claimsOnly(claims: Readonly<TokenClaims>): TokenState {
  * the token's restrictions and rate limit; a refusal for those also comes back as inactive.
  */
 function introspector(url: string, bearer: string, timeoutMs: number | undefined) {
-  return async (_claims: Readonly<TokenClaims>, _kid: string, token: string, request: RequestContext | undefined): Promise<TokenState> => {
+  return async (_claims: Readonly<TokenClaims>, _foreignKid: string | undefined, token: string, request: RequestContext | undefined): Promise<TokenState> => {
     const form: Record<string, string> = {token}
     if (request?.ip !== undefined) form.ip = request.ip
     if (typeof request?.referrer === 'string') form.referrer = request.referrer
