@@ -150,6 +150,7 @@ async function discover(issuerUrl: string, timeoutMs: number | undefined): Promi
 /** A remote JWKS: fetched, kept, fetched again when old or when a token names an unknown kid. */
 class RemoteJwks {
   private fetchedAt = 0
+  private attemptedAt = 0
   private refreshing: Promise<Keyring | undefined> | undefined
 
   constructor(
@@ -171,7 +172,10 @@ class RemoteJwks {
 
   /** A keyring with another key set than `loaded`, or undefined (unchanged, too soon, or unreachable). */
   refresh(loaded: readonly string[]): Promise<Keyring | undefined> {
-    if (Date.now() - this.fetchedAt < this.options.cooldownMs) return Promise.resolve(undefined)
+    // Failed attempts count too: an issuer that is down is asked again only after the cool-down.
+    const now = Date.now()
+    if (now - Math.max(this.fetchedAt, this.attemptedAt) < this.options.cooldownMs) return Promise.resolve(undefined)
+    this.attemptedAt = now
     this.refreshing ??= this.fetch()
       .then((keyring) => (keyring.kids.join() === loaded.join() ? undefined : keyring))
       .catch(() => undefined)
