@@ -27,6 +27,7 @@ import type {
   Jwks,
   ListTokensOptions,
   PublicJwk,
+  Restrictions,
   RotatedToken,
   RotateTokenInput,
   TokenRecord,
@@ -318,6 +319,7 @@ export class LocalIssuer implements IssuerClient {
         subject: token.subject,
         scopes: token.scopes,
         account: token.account,
+        restrictions: token.restrictions === null ? null : (JSON.parse(token.restrictions) as Restrictions),
         createdAt: token.createdAt,
         expiresAt: token.expiresAt,
       },
@@ -422,8 +424,8 @@ export class LocalIssuer implements IssuerClient {
     const issuedAt = Math.floor(createdAt / 1000)
     const expiresAtSeconds = lifetimeSeconds === undefined ? undefined : issuedAt + lifetimeSeconds
     const jti = newTokenId()
-    const {account, scopes, subject} = metadata
-    // Claims in Cape's (alphabetical) order; `account`, `exp` and `scope` only when they say something.
+    const {account, scopes, subject, restrictions} = metadata
+    // Claims in Cape's (alphabetical) order; `account`, `exp`, `restrictions` and `scope` only when they say something.
     const claims = {
       ...(account === null ? {} : {account}),
       aud: issuer.audience,
@@ -432,6 +434,7 @@ export class LocalIssuer implements IssuerClient {
       iss: issuer.issuer,
       jti,
       nbf: issuedAt,
+      ...(restrictions === null ? {} : {restrictions: JSON.parse(restrictions) as Restrictions}),
       scope: scopes.join(' '),
       sub: subject,
     }

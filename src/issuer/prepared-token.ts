@@ -5,7 +5,8 @@ import type {StoredKey, StoredToken} from '../store/types.js'
 import {CapeError} from './errors.js'
 import {LIMITS, validateDescription, validateLabel, validateScope} from './rules.js'
 import {TOKEN_ID_PATTERN} from './token-id.js'
-import {ALGORITHMS, type Algorithm} from './types.js'
+import {normalizeRestrictions} from './restrictions.js'
+import {ALGORITHMS, type Algorithm, type Restrictions} from './types.js'
 
 /**
  * A prepared token (EmailEngine's term): what another issuer needs to accept a token it did not
@@ -21,6 +22,7 @@ export interface PreparedToken {
     subject: string
     scopes: string[]
     account: string | null
+    restrictions?: Restrictions | null
     /** Epoch milliseconds. */
     createdAt: number
     expiresAt: number | null
@@ -78,7 +80,7 @@ export async function decodePreparedToken(text: string): Promise<{token: StoredT
     Object.entries(key).filter(([member]) => ['kty', 'crv', 'x', 'y', 'n', 'e', 'kid', 'alg', 'use'].includes(member)),
   )
   return {
-    token: {...fields, kid: key.kid, revokedAt: null, lastUsedAt: null, restrictions: null, rotatedTo: null, lastUsedIp: null},
+    token: {...fields, kid: key.kid, revokedAt: null, lastUsedAt: null, rotatedTo: null, lastUsedIp: null},
     key: {
       kid: key.kid,
       alg,
@@ -116,8 +118,11 @@ function parse(text: string): PreparedToken {
 
 function checkedToken(
   token: PreparedToken['token'],
-): Omit<StoredToken, 'kid' | 'revokedAt' | 'lastUsedAt' | 'restrictions' | 'rotatedTo' | 'lastUsedIp'> {
-  const {id, name, description, subject, scopes, account, createdAt, expiresAt} = token
+): Omit<StoredToken, 'kid' | 'revokedAt' | 'lastUsedAt' | 'rotatedTo' | 'lastUsedIp'> {
+  const {id, name, description, subject, scopes, account, createdAt, expiresAt, restrictions} = token
+  if (restrictions !== undefined && restrictions !== null && (typeof restrictions !== 'object' || Array.isArray(restrictions))) {
+    invalid('its restrictions are not an object')
+  }
   if (typeof id !== 'string' || !TOKEN_ID_PATTERN.test(id)) invalid('its token id is not a cape token id')
   if (typeof name !== 'string' || typeof subject !== 'string') invalid('its token lacks a name or subject')
   if (description !== null && typeof description !== 'string') invalid('its description is not text')
@@ -134,12 +139,18 @@ function checkedToken(
       subject: validateLabel('subject', subject, LIMITS.subject),
       scopes: scopes.map((scope) => validateScope(scope)),
       account: account === null ? null : validateLabel('account', account, LIMITS.account),
+      restrictions: restrictionsJson(restrictions),
       createdAt,
       expiresAt,
     }
   } catch (error) {
     invalid((error as Error).message)
   }
+}
+
+function restrictionsJson(restrictions: Restrictions | null | undefined): string | null {
+  const normalized = restrictions ? normalizeRestrictions(restrictions) : null
+  return normalized === null ? null : JSON.stringify(normalized)
 }
 
 function invalid(why: string): never {

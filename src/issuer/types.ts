@@ -142,6 +142,8 @@ export type TokenClaims = Record<string, unknown> & {
   scope?: string
   /** Only on a token bound to one account, so a verifier that has just the JWKS can enforce it. */
   account?: string
+  /** Only on a restricted token: signed, so every verifier knows them without asking the store. */
+  restrictions?: Restrictions
 }
 
 export type VerifyResult =

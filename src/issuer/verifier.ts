@@ -5,11 +5,11 @@ import type {MaybePromise, TokenState} from '../store/types.js'
 import {grantsScopes} from './rules.js'
 import {SignatureCache} from './signature-cache.js'
 import {TOKEN_ID_PATTERN} from './token-id.js'
-import {CompiledRestrictions} from './restrictions.js'
+import {CompiledRestrictions, normalizeRestrictions} from './restrictions.js'
 import type {
   RateLimitStatus,
   RequestContext,
-  Restrictions,
+  RestrictionsInput,
   TokenClaims,
   VerifyOptions,
   VerifyReason,
@@ -61,6 +61,8 @@ export interface VerifierConfig {
 
 /** What survives the first, expensive look at a token and holds for as long as its string. */
 interface CheckedToken {
+  /** The token's signed restrictions, ready to check a request against. */
+  restrictions: CompiledRestrictions | undefined
   /** The kid of a key imported with a prepared token; undefined for the issuer's own. */
   foreignKid: string | undefined
   claims: Readonly<TokenClaims>
@@ -77,7 +79,6 @@ const fail = (reason: VerifyReason): VerifyResult => ({valid: false, reason})
  */
 export class TokenVerifier {
   private readonly cache: SignatureCache<CheckedToken>
-  private readonly restrictions = new SignatureCache<CompiledRestrictions>(1000)
   private readonly now: () => number
   private keyring: Keyring
 
@@ -132,11 +133,12 @@ export class TokenVerifier {
 
     let rateLimit: RateLimitStatus | undefined
     const request = options?.request
-    if (request !== undefined && state.restrictions) {
-      const restrictions = this.compiled(state.restrictions)
+    const {restrictions} = checked
+    if (request !== undefined && restrictions !== undefined) {
       const refusal = restrictions.check(request)
       if (refusal) return this.refuse(claims.jti, refusal, now, options)
-      if (restrictions.rateLimit) {
+      // Counted only where there is a store to count in: a JWKS-only verifier leaves it to the issuer.
+      if (restrictions.rateLimit && this.config.countUse) {
         rateLimit = await this.countUse(claims.jti, restrictions.rateLimit, now)
         if (rateLimit.remaining < 0) return this.refuse(claims.jti, 'rate_limited', now, options, {...rateLimit, remaining: 0})
       }
@@ -160,16 +162,6 @@ export class TokenVerifier {
   private refuse(jti: string, reason: VerifyReason, at: number, options: VerifyOptions | undefined, rateLimit?: RateLimitStatus): VerifyResult {
     this.config.onRefused?.(jti, reason, at, options?.request)
     return rateLimit ? {valid: false, reason, rateLimit} : {valid: false, reason}
-  }
-
-  private compiled(json: string): CompiledRestrictions {
-    let compiled = this.restrictions.get(json)
-    if (compiled === undefined) {
-      compiled = new CompiledRestrictions(JSON.parse(json) as Restrictions)
-      this.restrictions.set(json, compiled)
-    }
-
-    return compiled
   }
 
   /** Fixed windows aligned to the epoch, so every process agrees on where one starts. */
@@ -220,10 +212,10 @@ export class TokenVerifier {
 
     const scopes = payload.scope === undefined || payload.scope === '' ? [] : payload.scope.split(' ')
     const expiresAt = payload.exp === undefined ? null : new Date(payload.exp * 1000).toISOString()
-    // Frozen: every later verification of this string hands out the same objects.
-    if (Array.isArray(payload.aud)) Object.freeze(payload.aud)
     const foreignKid = key.foreign ? key.kid : undefined
-    return {foreignKid, claims: Object.freeze(payload), scopes: Object.freeze(scopes), expiresAt}
+    const restrictions = payload.restrictions === undefined ? undefined : compileRestrictions(payload.restrictions)
+    if (restrictions === null) return 'malformed'
+    return {foreignKid, restrictions, claims: deepFreeze(payload), scopes: Object.freeze(scopes), expiresAt}
   }
 
   private async refreshedKey(kid: string): Promise<VerificationKey | undefined> {
@@ -232,6 +224,26 @@ export class TokenVerifier {
     this.useKeyring(fresh)
     return fresh.get(kid)
   }
+}
+
+/** Our own restrictions claim, compiled; null when it is not one (a token we did not sign that way). */
+function compileRestrictions(claim: unknown): CompiledRestrictions | null {
+  try {
+    const restrictions = normalizeRestrictions(claim as RestrictionsInput)
+    return restrictions === null ? null : new CompiledRestrictions(restrictions)
+  } catch {
+    return null
+  }
+}
+
+/** Frozen all the way down: every later verification of this string hands out the same objects. */
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const member of Object.values(value)) deepFreeze(member)
+    Object.freeze(value)
+  }
+
+  return value
 }
 
 function decodeJsonSegment(segment: string): Record<string, unknown> | undefined {
@@ -261,6 +273,7 @@ function hasClaimShapes(payload: Record<string, unknown>): payload is TokenClaim
     isNumericDate(nbf) &&
     (exp === undefined || isNumericDate(exp)) &&
     (scope === undefined || typeof scope === 'string') &&
-    (payload.account === undefined || typeof payload.account === 'string')
+    (payload.account === undefined || typeof payload.account === 'string') &&
+    (payload.restrictions === undefined || (typeof payload.restrictions === 'object' && payload.restrictions !== null))
   )
 }

@@ -91,10 +91,10 @@ export class SqliteStore implements Store {
       getToken: db.prepare<[string], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE jti = ?`),
       // Columns named as TokenState's fields: the row is returned as it comes.
       getTokenState: db.prepare<[string], TokenState>(
-        'SELECT name, revoked_at AS revokedAt, account, restrictions FROM tokens WHERE jti = ?',
+        'SELECT name, revoked_at AS revokedAt, account FROM tokens WHERE jti = ?',
       ),
       getTokenStateSignedBy: db.prepare<[string, string], TokenState>(
-        'SELECT name, revoked_at AS revokedAt, account, restrictions FROM tokens WHERE jti = ? AND kid = ?',
+        'SELECT name, revoked_at AS revokedAt, account FROM tokens WHERE jti = ? AND kid = ?',
       ),
       tokenKid: db.prepare<[string], {kid: string}>('SELECT kid FROM tokens WHERE jti = ?'),
       listActive: db.prepare<{now: number}, TokenRow>(

@@ -31,8 +31,6 @@ export interface TokenState {
   /** May lie in the future: a rotated token stays valid until the end of its grace period. */
   revokedAt: number | null
   account: string | null
-  /** JSON of Restrictions, or null. */
-  restrictions?: string | null
 }
 
 export interface StoredAuditEvent {

@@ -46,6 +46,7 @@ describe('prepared tokens', () => {
         subject: created.subject,
         scopes: ['api', 'tokens'],
         account: 'acme',
+        restrictions: null,
         createdAt: Date.parse(created.createdAt),
         expiresAt: Date.parse(created.expiresAt!),
       },
@@ -81,6 +82,15 @@ describe('prepared tokens', () => {
     expect(kids).toHaveLength(1)
     expect(kids).not.toContain(kid)
     expect(await target.issuer.verifyToken(own.token)).toMatchObject({valid: true})
+  })
+
+  it('keeps a token\'s restrictions, which its claims carry anyway', async () => {
+    const restrictions = {addresses: ['10.0.0.0/8'], rateLimit: {maxRequests: 2, timeWindow: 60}}
+    const prepared = await origin.issuer.createToken({name: 'fenced', restrictions})
+    const {token} = await target.issuer.importToken(await origin.issuer.exportToken(prepared.id))
+    expect(token.restrictions).toEqual(restrictions)
+    expect(await target.issuer.verifyToken(prepared.token, {request: {ip: '192.0.2.1'}})).toEqual({valid: false, reason: 'ip_not_allowed'})
+    expect(await target.issuer.verifyToken(prepared.token, {request: {ip: '10.1.1.1'}})).toMatchObject({valid: true, rateLimit: {limit: 2, remaining: 1}})
   })
 
   it('is idempotent, and never brings back a token revoked since', async () => {

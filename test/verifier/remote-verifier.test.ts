@@ -54,6 +54,13 @@ describe('createVerifier and the middleware, for other services', () => {
     expect(await verifier.verify(tokens.bound!.token, {account: 'other'})).toEqual({valid: false, reason: 'wrong_account'})
     expect(await verifier.verify(tokens.short!.token)).toEqual({valid: false, reason: 'expired'})
     expect(await verifier.verify('not.a.token')).toEqual({valid: false, reason: 'malformed'})
+    // Restrictions travel in the signed claims: address and Referer are checked here, offline.
+    const fenced = await issuer.createToken({name: 'fenced', subject: 'alice', restrictions: {addresses: ['10.0.0.0/8'], rateLimit: {maxRequests: 1, timeWindow: 60}}})
+    expect(await verifier.verify(fenced.token, {request: {ip: '192.0.2.1'}})).toEqual({valid: false, reason: 'ip_not_allowed'})
+    // The rate limit is the issuer's to count: no X-RateLimit figures made up here.
+    const inside = await verifier.verify(fenced.token, {request: {ip: '10.0.0.1'}})
+    expect(inside).toMatchObject({valid: true})
+    expect(inside).not.toHaveProperty('rateLimit')
     // Without introspection a revoked token still passes: that is what introspection is for.
     expect(await verifier.verify(tokens.revoked!.token)).toMatchObject({valid: true})
 
