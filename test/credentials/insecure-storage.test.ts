@@ -92,4 +92,15 @@ describe('without a keychain (no D-Bus session)', () => {
     expect(result.stderr).toBe(`Error: ${config} is not valid JSON: repair it, or delete it and log in again\n`)
     expect(readFileSync(config, 'utf8')).toBe('{"profiles": ')
   })
+
+  it('issuer init --key-storage keychain refuses in one line and sets nothing up', async () => {
+    const refused = await run(['issuer', 'init', '--key-storage', 'keychain'])
+    expect(refused.code).toBe(3)
+    expect(refused.stderr).toMatch(/^Error: no OS keychain is reachable: no D-Bus session for the Secret Service[^\n]*\n$/)
+    expect(existsSync(join(dir.home, 'keys'))).toBe(false)
+    // Nothing half-made stands in the way: the default issuer (keys in files) can still be set up.
+    const init = await run(['issuer', 'init', '--json'])
+    expect(init.code).toBe(0)
+    expect(parseJson(init.stdout)).toMatchObject({keyStorage: 'file'})
+  })
 })
