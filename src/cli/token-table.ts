@@ -1,5 +1,6 @@
 import Table from 'cli-table3'
 
+import {EXPIRY_WARNING_MS} from '../credentials/expiry.js'
 import type {TokenRecord} from '../issuer/types.js'
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
@@ -30,15 +31,12 @@ export function relativeTime(iso: string, now = Date.now()): string {
   return delta >= 0 ? `in ${amount}` : `${amount} ago`
 }
 
-/** A token within this long of its expiry is marked in the list. */
-export const EXPIRES_SOON_MS = 7 * 86_400_000
-
-/** EXPIRES as a relative time; `(soon)` within 7 days, `(expired)` past it. */
+/** EXPIRES as a relative time; `(soon)` within the 7 days your own token is warned about, `(expired)` past it. */
 export function describeExpiry(token: Pick<TokenRecord, 'expiresAt' | 'status'>, now = Date.now()): string {
   if (token.expiresAt === null) return 'never'
   const relative = relativeTime(token.expiresAt, now)
   if (token.status === 'expired' || Date.parse(token.expiresAt) <= now) return `${relative} (expired)`
-  return Date.parse(token.expiresAt) - now <= EXPIRES_SOON_MS ? `${relative} (soon)` : relative
+  return Date.parse(token.expiresAt) - now <= EXPIRY_WARNING_MS ? `${relative} (soon)` : relative
 }
 
 export function renderTokenTable(tokens: readonly TokenRecord[], options: {withStatus: boolean}): string {

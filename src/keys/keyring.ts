@@ -14,8 +14,6 @@ export interface VerificationKey {
 
 /** The issuer's public keys, imported once; the only keys a token may name in its `kid`. */
 export class Keyring {
-  static readonly empty = new Keyring([])
-
   static async load(stored: readonly StoredKey[]): Promise<Keyring> {
     const usable = stored.filter((key) => key.retiredAt === null)
     const keys = await Promise.all(
