@@ -1,6 +1,7 @@
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 
+import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {LocalIssuer} from '../../src/issuer/local-issuer.js'
@@ -162,6 +163,22 @@ describe('token lifecycle', () => {
       expect(await t.issuer.verifyToken(token.token)).toEqual({valid: false, reason: 'unknown_key'})
       // ...and signs with the new active key.
       expect((await t.issuer.createToken({name: 'new'})).kid).not.toBe(token.kid)
+    })
+  })
+
+  describe('a locked database', () => {
+    it('fails a rate-limited verification closed, with store_busy, rather than letting it through uncounted', async () => {
+      const token = await t.issuer.createToken({name: 'limited', restrictions: {rateLimit: {maxRequests: 5, timeWindow: 60}}})
+      const locker = new Database(join(t.home, 'cape.db'))
+      locker.exec('BEGIN EXCLUSIVE')
+      try {
+        await expect(t.issuer.verifyToken(token.token, {request: {ip: '192.0.2.1'}})).rejects.toMatchObject({code: 'store_busy'})
+      } finally {
+        locker.exec('ROLLBACK')
+        locker.close()
+      }
+
+      expect(await t.issuer.verifyToken(token.token, {request: {ip: '192.0.2.1'}})).toMatchObject({valid: true, rateLimit: {remaining: 4}})
     })
   })
 
