@@ -479,11 +479,7 @@ export class LocalIssuer implements IssuerClient {
 
   private async ensureInitialized(): Promise<StoredIssuer> {
     this.keySetChanged()
-    if (this.stateStale) {
-      this.state = await this.store.getIssuer()
-      this.stateStale = false
-    }
-
+    if (this.stateStale) await this.load()
     if (!this.state) await this.initialize({})
     return this.state!
   }

@@ -1,6 +1,3 @@
-import http from 'node:http'
-import https from 'node:https'
-
 import {CapeError} from '../issuer/errors.js'
 
 /** How long one request to a remote issuer may take, unless the caller says otherwise. */
@@ -56,10 +53,15 @@ const MAX_RESPONSE_BYTES = 1024 * 1024
 // Keep-alive connections, one pool per protocol: a service asking the issuer on every request
 // would otherwise pay a TCP (and TLS) handshake each time. node:http rather than fetch: measured,
 // a keep-alive request costs about a quarter of fetch's CPU (bench/http.js, introspection row).
-// Idle sockets are unref'd by the agent, so they never keep a CLI process alive.
-const agents = {
-  'http:': new http.Agent({keepAlive: true}),
-  'https:': new https.Agent({keepAlive: true}),
+// Idle sockets are unref'd by the agent, so they never keep a CLI process alive. Loaded on first
+// use: node:https brings TLS, which no local command should pay for at start-up.
+let transports: Promise<Record<string, {request: typeof import('node:http').request; agent: import('node:http').Agent}>> | undefined
+function transportFor(protocol: string) {
+  transports ??= Promise.all([import('node:http'), import('node:https')]).then(([http, https]) => ({
+    'http:': {request: http.request, agent: new http.Agent({keepAlive: true})},
+    'https:': {request: https.request, agent: new https.Agent({keepAlive: true})},
+  }))
+  return transports.then((all) => all[protocol]!)
 }
 
 /** One request to a remote issuer. A network failure, a time-out or a non-JSON answer is `issuer_unavailable`. */
@@ -99,18 +101,18 @@ export async function requestJson(url: string, request: RemoteRequest = {}): Pro
   }
 }
 
-function send(
+async function send(
   target: URL,
   options: {method: string; headers: Record<string, string>; body: string | undefined; timeoutMs: number},
 ): Promise<{status: number; text: string}> {
-  const client = target.protocol === 'https:' ? https : http
+  const {request, agent} = await transportFor(target.protocol)
   return new Promise((resolve, reject) => {
-    const outgoing = client.request(
+    const outgoing = request(
       target,
       {
         method: options.method,
         headers: options.headers,
-        agent: agents[target.protocol as keyof typeof agents],
+        agent,
         signal: AbortSignal.timeout(options.timeoutMs),
       },
       (incoming) => {

@@ -1,7 +1,7 @@
 import {BaseCommand} from '../../cli/base-command.js'
 import {lifetimePolicyFlag} from '../../cli/flags.js'
+import {describeSettings} from '../../cli/issuer-settings.js'
 import type {IssuerSettings} from '../../issuer/types.js'
-import {describeSettings} from './init.js'
 
 export default class IssuerConfig extends BaseCommand {
   static override summary = "Show the issuer's settings, or change its lifetime policy."

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {durationFlag} from '../../cli/flags.js'
-import {describeDuration} from '../../issuer/duration.js'
+import {describeSettings} from '../../cli/issuer-settings.js'
 import {DEFAULT_ALGORITHM, DEFAULT_ISSUER} from '../../issuer/defaults.js'
 import {ALGORITHMS, type Algorithm, type IssuerSettings} from '../../issuer/types.js'
 
@@ -41,9 +41,4 @@ With --key-storage keychain the private signing keys live in the OS keychain ins
     this.log(`Issuer ready: ${describeSettings(settings)}`)
     return settings
   }
-}
-
-export function describeSettings(settings: IssuerSettings): string {
-  const lifetime = settings.maxLifetimeSeconds === null ? 'no maximum lifetime' : `tokens live at most ${describeDuration(settings.maxLifetimeSeconds)}`
-  return `${settings.issuer} (alg ${settings.algorithm}, audience ${settings.audience.join(', ')}, subject ${settings.defaultSubject}, keys in ${settings.keyStorage === 'keychain' ? 'the OS keychain' : 'files'}, ${lifetime})`
 }
