@@ -31,6 +31,7 @@ const CODE_EXIT = {
   invalid_issuer_url: EXIT_CODES.usage,
   invalid_token: EXIT_CODES.failure,
   scope_not_allowed: EXIT_CODES.failure,
+  authority_exceeded: EXIT_CODES.failure,
   insufficient_scope: EXIT_CODES.failure,
   access_denied: EXIT_CODES.failure,
   token_inactive: EXIT_CODES.failure,

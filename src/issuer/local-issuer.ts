@@ -6,7 +6,7 @@ import {ensurePrivateDir} from '../fs/secure-files.js'
 import {privateKeyStore} from '../keys/private-key-store.js'
 import type {TokenSigner} from '../keys/token-signer.js'
 import {SqliteStore} from '../store/sqlite-store.js'
-import type {Store, StoredIssuer, StoredKey, StoredToken} from '../store/types.js'
+import type {Store, StoredIssuer, StoredKey, StoredToken, TokenState} from '../store/types.js'
 import {AuditRecorder} from './audit-recorder.js'
 import {DEFAULT_ALGORITHM, DEFAULT_AUDIENCE, DEFAULT_ISSUER} from './defaults.js'
 import {describeDuration} from './duration.js'
@@ -14,6 +14,7 @@ import {CapeError} from './errors.js'
 import {LastUsedRecorder} from './last-used.js'
 import type {PreparedToken} from './prepared-token.js'
 import {LIMITS, normalizeScopes, validateDescription, validateLabel} from './rules.js'
+import {claimsFor, decodeJsonSegment, headerFor, sameJson} from './token-claims.js'
 import {newTokenId} from './token-id.js'
 import type {TokenVerifier} from './verifier.js'
 import type {
@@ -28,8 +29,11 @@ import type {
   ListTokensOptions,
   PublicJwk,
   Restrictions,
+  RevokedToken,
+  RevokeTokenOptions,
   RotatedToken,
   RotateTokenInput,
+  TokenClaims,
   TokenRecord,
   TokenStatus,
   VerifyOptions,
@@ -128,12 +132,14 @@ export class LocalIssuer implements IssuerClient {
       scopes: normalizeScopes(input.scopes),
       account: input.account === undefined ? null : validateLabel('account', input.account, LIMITS.account),
       restrictions: input.restrictions ? await restrictionsJson(input.restrictions) : null,
+      parent: input.parent ?? null,
     }
     const issuer = await this.ensureInitialized()
     const {stored, token} = await this.mint(issuer, {
       ...fields,
       subject: validateLabel('subject', input.subject ?? issuer.defaultSubject, LIMITS.subject),
       lifetimeSeconds: this.lifetimeWithinPolicy(issuer, input.expiresInSeconds),
+      notAfter: input.notAfter,
     })
     // Committed before anyone sees the token: a printed token always verifies.
     await this.store.insertToken(stored, [{jti: stored.jti, at: stored.createdAt, event: 'created', detail: null, count: 1}])
@@ -164,7 +170,10 @@ export class LocalIssuer implements IssuerClient {
       subject: previous.subject,
       account: previous.account,
       restrictions: previous.restrictions,
+      // It takes the old one's place in the lineage, so a cascade from its parent still reaches it.
+      parent: previous.parent,
       lifetimeSeconds: this.lifetimeWithinPolicy(issuer, lifetime, {clamp: true}),
+      notAfter: input.notAfter,
     })
     const revokeAt = stored.createdAt + (input.graceSeconds ?? 0) * 1000
     if (!(await this.store.rotateToken(previous.jti, stored, revokeAt))) {
@@ -191,7 +200,8 @@ export class LocalIssuer implements IssuerClient {
   }
 
   async listTokens(options: ListTokensOptions = {}): Promise<TokenRecord[]> {
-    const tokens = await this.store.listTokens({includeRevoked: options.includeRevoked ?? false, subject: options.subject, now: this.now()})
+    const listed = await this.store.listTokens({includeRevoked: options.includeRevoked ?? false, subject: options.subject, now: this.now()})
+    const tokens = options.account === undefined ? listed : listed.filter((token) => token.account === options.account)
     return tokens.map((token) => this.toRecord(token))
   }
 
@@ -201,16 +211,21 @@ export class LocalIssuer implements IssuerClient {
     return this.toRecord(token)
   }
 
-  async revokeToken(id: string): Promise<TokenRecord> {
+  /** With `cascade`, its descendants go too; a revoked token can still be cascaded from, to reach children it left alive. */
+  async revokeToken(id: string, options: RevokeTokenOptions = {}): Promise<RevokedToken> {
     const at = this.now()
-    const outcome = await this.store.revokeToken(id, at)
+    const {outcome, descendants} = await this.store.revokeToken(id, at, {cascade: options.cascade ?? false})
     if (outcome === 'not_found') throw notFound(id)
-    if (outcome === 'already_revoked') {
-      throw new CapeError('token_already_revoked', `token ${id} is already revoked`)
+    if (outcome === 'already_revoked' && descendants.length === 0) {
+      throw new CapeError('token_already_revoked', `token ${id} is already revoked${options.cascade ? ', and so are its descendants' : ''}`)
     }
 
-    await this.store.appendAudit([{jti: id, at, event: 'revoked', detail: null, count: 1}])
-    return this.getToken(id)
+    await this.store.appendAudit([
+      ...(outcome === 'revoked' ? [{jti: id, at, event: 'revoked', detail: descendants.length ? `with ${descendants.length} descendant(s)` : null, count: 1}] : []),
+      ...descendants.map((jti) => ({jti, at, event: 'revoked', detail: `with its ancestor ${id}`, count: 1})),
+    ])
+    const record = await this.getToken(id)
+    return options.cascade ? {...record, cascaded: descendants} : record
   }
 
   /**
@@ -222,8 +237,19 @@ export class LocalIssuer implements IssuerClient {
   }
 
   verifyToken(token: string, options?: VerifyOptions): Promise<VerifyResult> {
+    if (options?.purpose === 'check') return this.checkToken(token, options)
     if (this.verifier && !(this.keysCheckDue && this.keySetChanged())) return this.verifier.verify(token, options)
     return this.loadVerifier().then((verifier) => verifier.verify(token, options))
+  }
+
+  /** The owner's check: nothing recorded; a token rotated away names its successor. */
+  private async checkToken(token: string, options: VerifyOptions): Promise<VerifyResult> {
+    this.keySetChanged()
+    const result = await (await this.loadVerifier()).verify(token, options)
+    if (result.valid || result.reason !== 'revoked') return result
+    const jti = decodeJsonSegment(token.split('.')[1])?.jti
+    const successor = typeof jti === 'string' ? (await this.store.getToken(jti))?.rotatedTo : null
+    return successor ? {...result, successor} : result
   }
 
   /**
@@ -385,12 +411,14 @@ export class LocalIssuer implements IssuerClient {
         issuer: this.state?.issuer ?? DEFAULT_ISSUER,
         audience: this.state?.audience ?? DEFAULT_AUDIENCE,
         keyring: await Keyring.load(await this.store.listKeys()),
-        lookup: (claims, foreignKid) => this.store.getTokenState(claims.jti, foreignKid),
+        lookup: (claims, foreignKid, token) =>
+          foreignKid === undefined ? this.store.getTokenState(claims.jti) : this.preparedTokenState(claims, foreignKid, token),
         onVerified: (jti, at, ip) => this.lastUsed.record(jti, at, ip ?? null),
         onRefused: (jti, reason, at, request) =>
           this.audit.record({jti, at, event: 'refused', detail: request?.ip ? `${reason} from ${request.ip}` : reason}),
         onRevokedUse: (jti, at) => this.detectReuse(jti, at),
         countUse: (jti, windowStart) => this.store.countUse(jti, windowStart),
+        peekUse: (jti, windowStart) => this.store.peekUse(jti, windowStart),
         now: this.now,
       })
       this.verifier = verifier
@@ -400,6 +428,20 @@ export class LocalIssuer implements IssuerClient {
       throw error
     })
     return this.verifierLoading
+  }
+
+  /**
+   * A key imported with a prepared token vouches for exactly the token exported: the same header
+   * and the same claims, all of them, as its stored metadata gives. Anything else its holder
+   * signs under that jti is a token nobody here granted: `unknown_token`.
+   */
+  private async preparedTokenState(claims: Readonly<TokenClaims>, kid: string, token: string): Promise<TokenState | undefined> {
+    const [stored, keys] = await Promise.all([this.store.getToken(claims.jti), this.store.listKeys()])
+    const key = keys.find((candidate) => candidate.kid === kid)
+    if (!stored || stored.kid !== kid || !key?.foreign) return undefined
+    const header = decodeJsonSegment(token.split('.')[0])
+    if (!sameJson(header, headerFor(key.alg, kid)) || !sameJson(claims, claimsFor(stored, key.foreign))) return undefined
+    return {name: stored.name, revokedAt: stored.revokedAt, account: stored.account}
   }
 
   /** GitLab's reuse detection: a rotated-away token used again means it leaked, so its successors go too. */
@@ -415,33 +457,21 @@ export class LocalIssuer implements IssuerClient {
   /** Signs a new token; nothing is stored yet. */
   private async mint(
     issuer: StoredIssuer,
-    fields: Pick<StoredToken, 'name' | 'description' | 'scopes' | 'subject' | 'account' | 'restrictions'> & {
+    fields: Pick<StoredToken, 'name' | 'description' | 'scopes' | 'subject' | 'account' | 'restrictions' | 'parent'> & {
       lifetimeSeconds: number | undefined
+      /** Epoch milliseconds the expiry may not pass: a token minted or rotated through another ends no later. */
+      notAfter: number | undefined
     },
   ): Promise<{stored: StoredToken; token: string}> {
-    const {lifetimeSeconds, ...metadata} = fields
+    const {lifetimeSeconds, notAfter, ...metadata} = fields
     const createdAt = this.now()
     const issuedAt = Math.floor(createdAt / 1000)
-    const expiresAtSeconds = lifetimeSeconds === undefined ? undefined : issuedAt + lifetimeSeconds
-    const jti = newTokenId()
-    const {account, scopes, subject, restrictions} = metadata
-    // Claims in Cape's (alphabetical) order; `account`, `exp`, `restrictions` and `scope` only when they say something.
-    const claims = {
-      ...(account === null ? {} : {account}),
-      aud: issuer.audience,
-      ...(expiresAtSeconds === undefined ? {} : {exp: expiresAtSeconds}),
-      iat: issuedAt,
-      iss: issuer.issuer,
-      jti,
-      nbf: issuedAt,
-      ...(restrictions === null ? {} : {restrictions: JSON.parse(restrictions) as Restrictions}),
-      scope: scopes.join(' '),
-      sub: subject,
-    }
-    const token = await (await this.loadSigner(issuer)).sign(claims)
+    const asked = lifetimeSeconds === undefined ? undefined : issuedAt + lifetimeSeconds
+    const cap = notAfter === undefined ? undefined : Math.floor(notAfter / 1000)
+    const expiresAtSeconds = cap === undefined ? asked : Math.min(asked ?? cap, cap)
     const stored: StoredToken = {
       ...metadata,
-      jti,
+      jti: newTokenId(),
       kid: issuer.activeKid,
       createdAt,
       expiresAt: expiresAtSeconds === undefined ? null : expiresAtSeconds * 1000,
@@ -450,6 +480,7 @@ export class LocalIssuer implements IssuerClient {
       rotatedTo: null,
       lastUsedIp: null,
     }
+    const token = await (await this.loadSigner(issuer)).sign(claimsFor(stored, issuer))
     return {stored, token}
   }
 
@@ -540,6 +571,7 @@ export class LocalIssuer implements IssuerClient {
       restrictions: token.restrictions === null ? null : JSON.parse(token.restrictions),
       rotatedTo: token.rotatedTo,
       lastUsedIp: token.lastUsedIp,
+      parent: token.parent,
     }
   }
 }

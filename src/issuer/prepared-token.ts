@@ -80,7 +80,7 @@ export async function decodePreparedToken(text: string): Promise<{token: StoredT
     Object.entries(key).filter(([member]) => ['kty', 'crv', 'x', 'y', 'n', 'e', 'kid', 'alg', 'use'].includes(member)),
   )
   return {
-    token: {...fields, kid: key.kid, revokedAt: null, lastUsedAt: null, rotatedTo: null, lastUsedIp: null},
+    token: {...fields, kid: key.kid, revokedAt: null, lastUsedAt: null, rotatedTo: null, lastUsedIp: null, parent: null},
     key: {
       kid: key.kid,
       alg,
@@ -118,7 +118,7 @@ function parse(text: string): PreparedToken {
 
 function checkedToken(
   token: PreparedToken['token'],
-): Omit<StoredToken, 'kid' | 'revokedAt' | 'lastUsedAt' | 'rotatedTo' | 'lastUsedIp'> {
+): Omit<StoredToken, 'kid' | 'revokedAt' | 'lastUsedAt' | 'rotatedTo' | 'lastUsedIp' | 'parent'> {
   const {id, name, description, subject, scopes, account, createdAt, expiresAt, restrictions} = token
   if (restrictions !== undefined && restrictions !== null && (typeof restrictions !== 'object' || Array.isArray(restrictions))) {
     invalid('its restrictions are not an object')

@@ -78,7 +78,7 @@ function unique(entries: string[], what: string): string[] {
 /** Restrictions made ready to check a request against, once per distinct set. */
 export class CompiledRestrictions {
   private readonly addresses: BlockList | undefined
-  private readonly referrers: RegExp[] | undefined
+  private readonly referrers: readonly string[] | undefined
   readonly rateLimit: {maxRequests: number; timeWindow: number} | undefined
 
   constructor(restrictions: Restrictions) {
@@ -94,7 +94,7 @@ export class CompiledRestrictions {
       this.addresses = list
     }
 
-    this.referrers = restrictions.referrers?.map((pattern) => wildcard(pattern))
+    this.referrers = restrictions.referrers
     this.rateLimit = restrictions.rateLimit
   }
 
@@ -103,7 +103,7 @@ export class CompiledRestrictions {
     if (this.addresses && !this.allowsAddress(request.ip)) return 'ip_not_allowed'
     if (this.referrers) {
       const referrer = request.referrer
-      if (typeof referrer !== 'string' || !this.referrers.some((pattern) => pattern.test(referrer))) return 'referrer_not_allowed'
+      if (typeof referrer !== 'string' || !this.referrers.some((pattern) => wildcardMatches(pattern, referrer))) return 'referrer_not_allowed'
     }
 
     return undefined
@@ -117,11 +117,80 @@ export class CompiledRestrictions {
   }
 }
 
-/** `*` matches any run of characters; everything else stands for itself; the whole URL must match. */
-function wildcard(pattern: string): RegExp {
-  const source = pattern
-    .split('*')
-    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-    .join('.*')
-  return new RegExp(`^${source}$`, 's')
+/**
+ * `*` matches any run of characters; everything else stands for itself; the whole text must
+ * match. No regular expression: the literal runs between stars are found left to right, each
+ * at its first place, which is enough for `*`-only patterns and never backtracks.
+ */
+export function wildcardMatches(pattern: string, text: string): boolean {
+  const parts = pattern.split('*')
+  if (parts.length === 1) return text === pattern
+  const first = parts[0]!
+  const last = parts.at(-1)!
+  if (text.length < first.length + last.length || !text.startsWith(first) || !text.endsWith(last)) return false
+  const end = text.length - last.length
+  let position = first.length
+  for (const part of parts.slice(1, -1)) {
+    if (part === '') continue
+    const found = text.indexOf(part, position)
+    if (found === -1 || found + part.length > end) return false
+    position = found + part.length
+  }
+
+  return true
+}
+
+/**
+ * Whether every Referer `child` admits, `parent` admits too. Read with the child's stars as
+ * characters no literal can match, the parent must match the child pattern itself: exactly the
+ * inclusion of the two languages.
+ */
+export function referrerPatternWithin(child: string, parent: string): boolean {
+  return wildcardMatches(parent, child)
+}
+
+/** Whether the address or CIDR range `child` lies inside `parent` (both as normalizeAddress gives them). */
+export function addressRangeWithin(child: string, parent: string): boolean {
+  const inner = parseRange(child)
+  const outer = parseRange(parent)
+  if (inner.bits !== outer.bits || outer.prefix > inner.prefix) return false
+  const shift = BigInt(outer.bits - outer.prefix)
+  return inner.value >> shift === outer.value >> shift
+}
+
+/** Whether `child` never allows more than `parent`: no larger burst, no higher average rate. */
+export function rateLimitWithin(child: RateLimit, parent: RateLimit): boolean {
+  // Cross-multiplied in BigInt: 1e9 requests × 366 days of seconds is past 2^53.
+  return (
+    child.maxRequests <= parent.maxRequests &&
+    BigInt(child.maxRequests) * BigInt(parent.timeWindow) <= BigInt(parent.maxRequests) * BigInt(child.timeWindow)
+  )
+}
+
+type RateLimit = NonNullable<Restrictions['rateLimit']>
+
+function parseRange(entry: string): {value: bigint; bits: number; prefix: number} {
+  const [address, prefix] = entry.split('/') as [string, string | undefined]
+  const bits = isIP(address) === 4 ? 32 : 128
+  return {value: bits === 32 ? ipv4Value(address) : ipv6Value(address), bits, prefix: prefix === undefined ? bits : Number(prefix)}
+}
+
+function ipv4Value(address: string): bigint {
+  return address.split('.').reduce((value, octet) => (value << 8n) | BigInt(Number(octet)), 0n)
+}
+
+function ipv6Value(address: string): bigint {
+  let text = address.split('%')[0]!
+  const tail = text.lastIndexOf(':')
+  if (text.includes('.', tail)) {
+    const v4 = ipv4Value(text.slice(tail + 1))
+    text = `${text.slice(0, tail + 1)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`
+  }
+
+  const [head = '', rest] = text.split('::') as [string, string | undefined]
+  const groups = (part: string) => (part === '' ? [] : part.split(':'))
+  const before = groups(head)
+  const after = rest === undefined ? [] : groups(rest)
+  const all = [...before, ...Array.from({length: 8 - before.length - after.length}, () => '0'), ...after]
+  return all.reduce((value, group) => (value << 16n) | BigInt(Number.parseInt(group, 16)), 0n)
 }

@@ -74,12 +74,16 @@ export function delegatedScopes(callerScopes: readonly string[], requested: read
   const scopes = normalizeScopes(requested)
   const reserved = scopes.filter((scope) => RESERVED_SCOPES.includes(scope))
   if (reserved.length > 0) {
-    throw new CapeError('scope_not_allowed', `a token minted through the API cannot carry ${reserved.map((scope) => `"${scope}"`).join(' or ')}`)
+    throw new CapeError('scope_not_allowed', `a token minted through the API cannot carry ${reserved.map((scope) => `"${scope}"`).join(' or ')}`, {
+      reason: 'scopes',
+    })
   }
 
   const missing = scopes.filter((scope) => !grantsScopes(callerScopes, [scope]))
   if (missing.length > 0) {
-    throw new CapeError('scope_not_allowed', `a token cannot grant more than its creator's scopes: ${missing.map((scope) => `"${scope}"`).join(', ')}`)
+    throw new CapeError('scope_not_allowed', `a token cannot grant more than its creator's scopes: ${missing.map((scope) => `"${scope}"`).join(', ')}`, {
+      reason: 'scopes',
+    })
   }
 
   return scopes

@@ -43,6 +43,8 @@ export interface TokenRecord {
   rotatedTo: string | null
   /** The address of the last use that came with one (a server request). */
   lastUsedIp: string | null
+  /** The token it was minted through (over the API); null when the issuer's owner made it. */
+  parent: string | null
 }
 
 /** Limits on where and how often a token may be used (EmailEngine's restrictions). */
@@ -73,6 +75,10 @@ export interface CreateTokenInput {
   /** Binds the token to one account. */
   account?: string | undefined
   restrictions?: RestrictionsInput | undefined
+  /** The token it is minted through: recorded as its parent. Set by the authority rule, not by users. */
+  parent?: string | undefined
+  /** Epoch milliseconds its expiry may not pass (the parent's own); set by the authority rule. */
+  notAfter?: number | undefined
 }
 
 /** Restrictions as asked for; `false` (the HTTP API's) or an empty list means none. */
@@ -85,6 +91,18 @@ export interface RestrictionsInput {
 export interface RotateTokenInput {
   /** How long the old token keeps working; default: it is revoked at once. */
   graceSeconds?: number | undefined
+  /** Epoch milliseconds the new token's expiry may not pass (the rotating caller's own). */
+  notAfter?: number | undefined
+}
+
+export interface RevokeTokenOptions {
+  /** Also revoke every token minted through it, and through those. */
+  cascade?: boolean | undefined
+}
+
+export interface RevokedToken extends TokenRecord {
+  /** With `cascade`: the ids of the descendants revoked with it (already revoked ones not counted). */
+  cascaded?: string[]
 }
 
 export interface RotatedToken extends CreatedToken {
@@ -110,6 +128,8 @@ export interface ListTokensOptions {
   includeRevoked?: boolean
   /** Only this subject's tokens. */
   subject?: string | undefined
+  /** Only the tokens bound to this account. */
+  account?: string | undefined
 }
 
 export interface VerifyOptions {
@@ -122,6 +142,13 @@ export interface VerifyOptions {
    * counted against its rate limit; without it (a token checked outside any request) they do not apply.
    */
   request?: RequestContext | undefined
+  /**
+   * 'use' (the default): the token is presented to do something, so it counts for last-used,
+   * rate limits, the trail and reuse detection. 'check': its owner asks whether it holds
+   * (`cape token verify`); nothing is recorded and nothing is triggered, and a rate limit is
+   * read, not counted.
+   */
+  purpose?: 'use' | 'check' | undefined
 }
 
 export interface RequestContext {
@@ -160,7 +187,13 @@ export type VerifyResult =
       /** Only for a rate-limited token checked with a request. */
       rateLimit?: RateLimitStatus
     }
-  | {valid: false; reason: VerifyReason; rateLimit?: RateLimitStatus}
+  | {
+      valid: false
+      reason: VerifyReason
+      rateLimit?: RateLimitStatus
+      /** For a check of a token rotated away: the token that replaced it. */
+      successor?: string
+    }
 
 export interface IssuerSettings {
   issuer: string
@@ -202,7 +235,7 @@ export interface IssuerClient {
   /** The record of one token, revoked or not; `token_not_found` when there is none. */
   getToken(id: string): Promise<TokenRecord>
   /** Revokes the token; its record stays as a tombstone so verification says `revoked`. */
-  revokeToken(id: string): Promise<TokenRecord>
+  revokeToken(id: string, options?: RevokeTokenOptions): Promise<RevokedToken>
   /** A new token in the old one's place; the old one is revoked now or after the grace period. */
   rotateToken(id: string, input?: RotateTokenInput): Promise<RotatedToken>
   /** The token's trail, oldest first. */

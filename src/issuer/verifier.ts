@@ -4,6 +4,7 @@ import type {Keyring, VerificationKey} from '../keys/keyring.js'
 import type {MaybePromise, TokenState} from '../store/types.js'
 import {grantsScopes} from './rules.js'
 import {SignatureCache} from './signature-cache.js'
+import {decodeJsonSegment} from './token-claims.js'
 import {TOKEN_ID_PATTERN} from './token-id.js'
 import {CompiledRestrictions, normalizeRestrictions} from './restrictions.js'
 import type {
@@ -55,6 +56,8 @@ export interface VerifierConfig {
   onRevokedUse?: (jti: string, at: number) => Promise<void>
   /** Counts a use of a rate-limited token in its window; returns the window's count. */
   countUse?: (jti: string, windowStart: number) => MaybePromise<number>
+  /** The uses counted so far in a window, counting none: for a check. */
+  peekUse?: (jti: string, windowStart: number) => MaybePromise<number>
   now?: () => number
   cacheSize?: number
 }
@@ -118,8 +121,9 @@ export class TokenVerifier {
     const found = this.config.lookup(claims, checked.foreignKid, token, options?.request)
     const state = found instanceof Promise ? await found : found
     if (state === undefined) return fail('unknown_token')
+    const use = options?.purpose !== 'check'
     if (state.revokedAt !== null && state.revokedAt <= now) {
-      await this.config.onRevokedUse?.(claims.jti, now)
+      if (use) await this.config.onRevokedUse?.(claims.jti, now)
       return this.refuse(claims.jti, 'revoked', now, options)
     }
 
@@ -138,13 +142,16 @@ export class TokenVerifier {
       const refusal = restrictions.check(request)
       if (refusal) return this.refuse(claims.jti, refusal, now, options)
       // Counted only where there is a store to count in: a JWKS-only verifier leaves it to the issuer.
-      if (restrictions.rateLimit && this.config.countUse) {
-        rateLimit = await this.countUse(claims.jti, restrictions.rateLimit, now)
+      const counter = use ? this.config.countUse : this.config.peekUse
+      if (restrictions.rateLimit && counter) {
+        // A check asks whether one more use would pass: the count so far plus that one.
+        rateLimit = await this.windowStatus(counter, claims.jti, restrictions.rateLimit, now, use ? 0 : 1)
         if (rateLimit.remaining < 0) return this.refuse(claims.jti, 'rate_limited', now, options, {...rateLimit, remaining: 0})
+        if (!use) rateLimit.remaining += 1
       }
     }
 
-    this.config.onVerified?.(claims.jti, now, request?.ip)
+    if (use) this.config.onVerified?.(claims.jti, now, request?.ip)
     const result: VerifyResult = {
       valid: true,
       id: claims.jti,
@@ -160,15 +167,21 @@ export class TokenVerifier {
   }
 
   private refuse(jti: string, reason: VerifyReason, at: number, options: VerifyOptions | undefined, rateLimit?: RateLimitStatus): VerifyResult {
-    this.config.onRefused?.(jti, reason, at, options?.request)
+    if (options?.purpose !== 'check') this.config.onRefused?.(jti, reason, at, options?.request)
     return rateLimit ? {valid: false, reason, rateLimit} : {valid: false, reason}
   }
 
   /** Fixed windows aligned to the epoch, so every process agrees on where one starts. */
-  private async countUse(jti: string, limit: {maxRequests: number; timeWindow: number}, now: number): Promise<RateLimitStatus> {
+  private async windowStatus(
+    counter: (jti: string, windowStart: number) => MaybePromise<number>,
+    jti: string,
+    limit: {maxRequests: number; timeWindow: number},
+    now: number,
+    extra: number,
+  ): Promise<RateLimitStatus> {
     const windowStart = Math.floor(now / 1000 / limit.timeWindow) * limit.timeWindow
-    const counted = this.config.countUse?.(jti, windowStart) ?? 0
-    const count = counted instanceof Promise ? await counted : counted
+    const counted = counter(jti, windowStart)
+    const count = (counted instanceof Promise ? await counted : counted) + extra
     return {limit: limit.maxRequests, remaining: limit.maxRequests - count, resetAt: windowStart + limit.timeWindow}
   }
 
@@ -244,17 +257,6 @@ function deepFreeze<T>(value: T): Readonly<T> {
   }
 
   return value
-}
-
-function decodeJsonSegment(segment: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined
-  } catch {
-    return undefined
-  }
 }
 
 const isNumericDate = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value)

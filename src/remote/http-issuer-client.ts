@@ -7,6 +7,8 @@ import type {
   IssuerClient,
   Jwks,
   ListTokensOptions,
+  RevokedToken,
+  RevokeTokenOptions,
   RotatedToken,
   RotateTokenInput,
   TokenClaims,
@@ -24,6 +26,7 @@ const KNOWN_CODES = new Set<string>([
   'invalid_duration',
   'invalid_scope',
   'scope_not_allowed',
+  'authority_exceeded',
   'insufficient_scope',
   'access_denied',
   'token_not_found',
@@ -48,6 +51,7 @@ export class HttpIssuerClient implements IssuerClient {
   ) {}
 
   async createToken(input: CreateTokenInput): Promise<CreatedToken> {
+    // The API would take a bound caller's account as the default; the CLI asks for it plainly.
     if (input.account === undefined) {
       throw new CapeError('invalid_argument', `${this.baseUrl} mints only account-bound tokens: pass --account ID`)
     }
@@ -88,8 +92,8 @@ export class HttpIssuerClient implements IssuerClient {
     return this.call(`/v1/tokens/${encodeURIComponent(id)}`)
   }
 
-  revokeToken(id: string): Promise<TokenRecord> {
-    return this.call(`/v1/tokens/${encodeURIComponent(id)}`, {method: 'DELETE'})
+  revokeToken(id: string, options: RevokeTokenOptions = {}): Promise<RevokedToken> {
+    return this.call(`/v1/tokens/${encodeURIComponent(id)}${options.cascade ? '?cascade=true' : ''}`, {method: 'DELETE'})
   }
 
   /**
@@ -160,7 +164,9 @@ export class HttpIssuerClient implements IssuerClient {
       return new CapeError('invalid_token', `${this.baseUrl} refused your token: ${text}`, typeof reason === 'string' ? {reason} : {})
     }
 
-    if (typeof error === 'string' && KNOWN_CODES.has(error)) return new CapeError(error as ErrorCode, text)
+    if (typeof error === 'string' && KNOWN_CODES.has(error)) {
+      return new CapeError(error as ErrorCode, text, typeof reason === 'string' ? {reason} : {})
+    }
     if (status === 403 || status === 429) return new CapeError('access_denied', `${this.baseUrl} refused: ${text}`)
     if (status === 404) return new CapeError('issuer_unavailable', `${this.baseUrl} has no such route (${text}): is it a cape issuer of this version?`)
     return new CapeError(status >= 500 ? 'issuer_unavailable' : 'invalid_argument', `${this.baseUrl}: ${text}`)

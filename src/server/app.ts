@@ -1,8 +1,11 @@
 import Fastify, {type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions} from 'fastify'
 
+import {ActingIssuer, callerOf} from '../issuer/acting-issuer.js'
+import {canReach, INTROSPECT_SCOPE, mayIntrospect} from '../issuer/authority.js'
 import {parseDuration} from '../issuer/duration.js'
-import {delegatedScopes, grantsScopes} from '../issuer/rules.js'
-import type {IssuerClient, RequestContext, TokenRecord, VerifyResult} from '../issuer/types.js'
+import {grantsScopes} from '../issuer/rules.js'
+import {decodeJsonSegment} from '../issuer/token-claims.js'
+import type {IssuerClient, RequestContext, VerifyResult} from '../issuer/types.js'
 import {authenticateHeader, insufficientScope, rateLimitHeaders, type Principal, type VerifyFunction} from './bearer.js'
 import {HttpError, toHttpError} from './http-errors.js'
 import {Metrics} from './metrics.js'
@@ -23,6 +26,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger']
   /** The proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); none by default. */
   trustProxy?: string[] | undefined
+  /** Epoch milliseconds, the issuer's clock; tests move it. */
+  now?: () => number
 }
 
 /** The HTTP face of the issuer, built but not listening: tests and `cape issuer serve` both use it. */
@@ -67,6 +72,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (caller.rateLimit) void reply.headers(rateLimitHeaders(caller.rateLimit))
     return caller
   }
+  // Every token route acts through the bearer's token, and so within its authority.
+  const actingAs = (caller: Principal) => new ActingIssuer(issuer, callerOf(caller), options.now)
+  const tokenId = (request: FastifyRequest) => (request.params as {id: string}).id
 
   app.get('/healthz', {schema: {response: {200: schemas.health}}}, async () => ({status: 'ok'}))
 
@@ -80,7 +88,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     jwks_uri: `${base()}/.well-known/jwks.json`,
     introspection_endpoint: `${base()}/v1/introspect`,
     revocation_endpoint: `${base()}/v1/revoke`,
-    scopes_supported: ['*', 'tokens', 'api', 'metrics'],
+    scopes_supported: ['*', 'tokens', 'api', INTROSPECT_SCOPE, 'metrics'],
     response_types_supported: [],
     grant_types_supported: [],
     introspection_endpoint_auth_methods_supported: ['bearer'],
@@ -98,19 +106,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get('/v1/tokens', {schema: {response: {200: schemas.tokenList}}}, async (request, reply) => {
     const caller = await principal(request, reply, 'tokens')
     const all = (request.query as {all?: string}).all === 'true'
-    return issuer.listTokens({subject: caller.subject, includeRevoked: all})
+    return actingAs(caller).listTokens({includeRevoked: all})
   })
 
   // EmailEngine's rule: tokens minted over HTTP name an account and never outrank their creator.
   app.post('/v1/tokens', {schema: {body: schemas.createTokenBody, response: {201: schemas.createdToken}}}, async (request, reply) => {
     const caller = await principal(request, reply, 'tokens')
     const body = request.body as schemas.CreateTokenBody
-    const created = await issuer.createToken({
+    const created = await actingAs(caller).createToken({
       name: body.name,
       description: body.description,
-      scopes: delegatedScopes(caller.scopes, body.scopes),
+      scopes: body.scopes,
       expiresInSeconds: seconds(body.expiresIn),
-      subject: caller.subject,
       account: body.account,
       restrictions: body.restrictions,
     })
@@ -119,37 +126,41 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.post('/v1/tokens/:id/rotate', {schema: {body: schemas.rotateBody, response: {201: schemas.rotatedToken}}}, async (request, reply) => {
     const caller = await principal(request, reply, 'tokens')
-    const token = await ownToken(issuer, caller, (request.params as {id: string}).id)
     const body = (request.body ?? {}) as {grace?: number | string}
-    return reply.status(201).send(await issuer.rotateToken(token.id, {graceSeconds: seconds(body.grace)}))
+    return reply.status(201).send(await actingAs(caller).rotateToken(tokenId(request), {graceSeconds: seconds(body.grace)}))
   })
 
   app.get('/v1/tokens/:id/trail', {schema: {response: {200: schemas.trail}}}, async (request, reply) => {
     const caller = await principal(request, reply, 'tokens')
-    const token = await ownToken(issuer, caller, (request.params as {id: string}).id)
-    return issuer.tokenTrail(token.id)
+    return actingAs(caller).tokenTrail(tokenId(request))
   })
 
   app.get('/v1/tokens/:id', {schema: {response: {200: schemas.token}}}, async (request, reply) => {
     const caller = await principal(request, reply, 'tokens')
-    return ownToken(issuer, caller, (request.params as {id: string}).id)
+    return actingAs(caller).getToken(tokenId(request))
   })
 
   // A token may always revoke itself (cape logout --revoke); revoking any other needs scope `tokens`.
-  app.delete('/v1/tokens/:id', {schema: {response: {200: schemas.token}}}, async (request, reply) => {
-    const id = (request.params as {id: string}).id
+  // ?cascade=true revokes every token minted through it as well; without it, they live on.
+  app.delete('/v1/tokens/:id', {schema: {querystring: schemas.revokeQuery, response: {200: schemas.revokedToken}}}, async (request, reply) => {
+    const id = tokenId(request)
     const caller = await principal(request, reply, undefined)
     if (id !== caller.id && !grantsScopes(caller.scopes, ['tokens'])) throw insufficientScope('tokens')
-    const token = await ownToken(issuer, caller, id)
-    return issuer.revokeToken(token.id)
+    const cascade = (request.query as {cascade?: string}).cascade === 'true'
+    return actingAs(caller).revokeToken(id, {cascade})
   })
 
   // RFC 7662: any invalid token is just {"active": false}; no reason is given away. A resource
   // server may pass its client's `ip` and `referrer` (cape's extension) to have restrictions and
   // rate limits enforced as if the request had come here.
+  // Another subject's token (or, for an account-bound caller, another account's) is introspected
+  // only with scope `introspect`: to any other caller it is just inactive, and its use is not counted.
   app.post('/v1/introspect', {schema: {response: {200: schemas.introspection}}}, async (request, reply) => {
-    await principal(request, reply, 'api')
+    const caller = callerOf(await principal(request, reply, undefined))
+    if (!grantsScopes(caller.scopes, ['api']) && !grantsScopes(caller.scopes, [INTROSPECT_SCOPE])) throw insufficientScope('api')
     const token = formToken(request.body)
+    const claimed = decodeJsonSegment(token.split('.', 2)[1])
+    if (!mayIntrospect(caller, {subject: claimed?.sub, account: claimed?.account})) return {active: false}
     const {ip, referrer} = request.body as {ip?: string; referrer?: string}
     const result = await issuer.verifyToken(token, ip === undefined && referrer === undefined ? {} : {request: {ip, referrer: referrer ?? null}})
     metrics.countVerification(result.valid ? 'valid' : result.reason)
@@ -171,14 +182,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   })
 
-  // RFC 7009: 200 whether or not the token was valid; the caller may revoke its own subject's tokens.
+  // RFC 7009: 200 whether or not the token was valid; the caller may revoke the tokens within its
+  // reach (its subject's, its account's). Revoking is not a use: nothing is counted or triggered.
   app.post('/v1/revoke', async (request, reply) => {
-    const caller = await principal(request, reply, 'api')
+    const caller = callerOf(await principal(request, reply, 'api'))
     const token = formToken(request.body)
-    const result = await issuer.verifyToken(token)
+    const result = await issuer.verifyToken(token, {purpose: 'check'})
     if (result.valid) {
-      if (result.subject !== caller.subject) {
-        throw new HttpError(403, 'access_denied', "that token belongs to another subject; only its own subject's tokens can revoke it")
+      if (!canReach(caller, result)) {
+        throw new HttpError(403, 'access_denied', "that token belongs to another subject or account; only tokens within the caller's reach can be revoked")
       }
 
       await issuer.revokeToken(result.id).catch((error: unknown) => {
@@ -205,16 +217,6 @@ function requestContext(request: FastifyRequest): RequestContext {
 /** A lifetime given in seconds or as a duration such as "30d". */
 function seconds(value: number | string | undefined): number | undefined {
   return typeof value === 'string' ? parseDuration(value) : value
-}
-
-async function ownToken(issuer: IssuerClient, caller: Principal, id: string): Promise<TokenRecord> {
-  const token = await issuer.getToken(id).catch((error: unknown) => {
-    if ((error as {code?: string}).code === 'token_not_found') return undefined
-    throw error
-  })
-  // Another subject's token is "not found": its existence is none of the caller's business.
-  if (!token || token.subject !== caller.subject) throw new HttpError(404, 'token_not_found', `no token ${id}`)
-  return token
 }
 
 function formToken(body: unknown): string {

@@ -30,6 +30,7 @@ const STATUS_OF: Partial<Record<CapeError['code'], number>> = {
   invalid_bundle: 400,
   invalid_token: 401,
   scope_not_allowed: 403,
+  authority_exceeded: 403,
   token_not_found: 404,
   token_already_revoked: 409,
   token_conflict: 409,
@@ -46,7 +47,7 @@ export function toHttpError(error: unknown): HttpError {
     if (status === undefined) return new HttpError(500, 'internal', 'the issuer could not complete the request')
     // A 5xx message would name paths and hosts behind the server: the client gets the code only.
     if (status >= 500) return new HttpError(status, error.code, 'the service is briefly unable to check tokens; try again')
-    return new HttpError(status, error.code, error.message)
+    return new HttpError(status, error.code, error.message, {}, error.reason)
   }
 
   // Fastify's own errors (bad JSON, body too large, unsupported media type) carry a 4xx status.

@@ -46,6 +46,7 @@ export const token = {
     lastUsedIp: nullableString,
     account: nullableString,
     rotatedTo: nullableString,
+    parent: nullableString,
     restrictions: {
       anyOf: [
         {type: 'null'},
@@ -64,7 +65,7 @@ export const token = {
 
 export const createTokenBody = {
   type: 'object',
-  required: ['name', 'account'],
+  required: ['name'],
   additionalProperties: false,
   properties: {
     name: {type: 'string', minLength: 1, maxLength: 100},
@@ -97,7 +98,8 @@ export const createTokenBody = {
 
 export interface CreateTokenBody {
   name: string
-  account: string
+  /** Required of a caller bound to no account; a bound caller's own when left out. */
+  account?: string
   description?: string
   scopes?: string[]
   expiresIn?: number | string
@@ -106,6 +108,16 @@ export interface CreateTokenBody {
 
 export const rotateBody = {
   anyOf: [{type: 'null'}, {type: 'object', additionalProperties: false, properties: {grace: lifetime}}],
+} as const
+
+export const revokeQuery = {
+  type: 'object',
+  properties: {cascade: {type: 'string', enum: ['true', 'false']}},
+} as const
+
+export const revokedToken = {
+  type: 'object',
+  properties: {...token.properties, cascaded: stringArray},
 } as const
 
 export const trail = {

@@ -76,6 +76,11 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX audit_by_token ON audit (jti, id);
   `,
+  // v5: lineage. A token minted through another records it, so revoking can reach its descendants.
+  `
+  ALTER TABLE tokens ADD COLUMN parent TEXT;
+  CREATE INDEX tokens_by_parent ON tokens (parent) WHERE parent IS NOT NULL;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

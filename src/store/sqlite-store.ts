@@ -4,6 +4,7 @@ import type {
   ImportOutcome,
   LastUse,
   RevokeOutcome,
+  RevokeResult,
   Store,
   StoredAuditEvent,
   StoredIssuer,
@@ -30,6 +31,7 @@ interface TokenRow {
   restrictions: string | null
   rotated_to: string | null
   last_used_ip: string | null
+  parent: string | null
 }
 
 interface IssuerRow {
@@ -55,7 +57,7 @@ interface KeyRow {
 
 const KEY_COLUMNS = 'kid, alg, public_jwk, created_at, retired_at, foreign_issuer, foreign_audience'
 const TOKEN_COLUMNS =
-  'jti, subject, name, description, scopes, kid, created_at, expires_at, revoked_at, last_used_at, account, restrictions, rotated_to, last_used_ip'
+  'jti, subject, name, description, scopes, kid, created_at, expires_at, revoked_at, last_used_at, account, restrictions, rotated_to, last_used_ip, parent'
 
 /** The embedded store: one SQLite file, every statement prepared once per connection. */
 export class SqliteStore implements Store {
@@ -86,7 +88,7 @@ export class SqliteStore implements Store {
       insertToken: db.prepare(
         `INSERT INTO tokens (${TOKEN_COLUMNS})
          VALUES (@jti, @subject, @name, @description, @scopes, @kid, @created_at, @expires_at, @revoked_at, @last_used_at, @account,
-                 @restrictions, @rotated_to, @last_used_ip)`,
+                 @restrictions, @rotated_to, @last_used_ip, @parent)`,
       ),
       getToken: db.prepare<[string], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE jti = ?`),
       // Columns named as TokenState's fields: the row is returned as it comes.
@@ -121,6 +123,15 @@ export class SqliteStore implements Store {
         `UPDATE tokens SET rotated_to = @next, revoked_at = @at
          WHERE jti = @jti AND rotated_to IS NULL AND (revoked_at IS NULL OR revoked_at > @now)`,
       ),
+      // Every token minted through @jti, and through those: the descendants a cascade revokes.
+      revokeDescendants: db.prepare<{at: number; jti: string}, {jti: string}>(
+        `WITH RECURSIVE descendants (jti) AS (
+           SELECT jti FROM tokens WHERE parent = @jti
+           UNION SELECT tokens.jti FROM tokens JOIN descendants ON tokens.parent = descendants.jti)
+         UPDATE tokens SET revoked_at = @at
+         WHERE jti IN descendants AND (revoked_at IS NULL OR revoked_at > @at)
+         RETURNING jti`,
+      ),
       successorOf: db.prepare<[string], {rotated_to: string | null}>('SELECT rotated_to FROM tokens WHERE jti = ?'),
       countUse: db.prepare<{jti: string; start: number}, {count: number}>(
         `INSERT INTO rate_windows (jti, window_start, count) VALUES (@jti, @start, 1)
@@ -128,6 +139,9 @@ export class SqliteStore implements Store {
            count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,
            window_start = excluded.window_start
          RETURNING count`,
+      ),
+      peekUse: db.prepare<{jti: string; start: number}, {count: number}>(
+        'SELECT count FROM rate_windows WHERE jti = @jti AND window_start = @start',
       ),
       appendAudit: db.prepare<{jti: string; at: number; event: string; detail: string | null; count: number}>(
         'INSERT INTO audit (jti, at, event, detail, count) VALUES (@jti, @at, @event, @detail, @count)',
@@ -232,13 +246,19 @@ export class SqliteStore implements Store {
     return rows.map((row) => toToken(row))
   }
 
-  async revokeToken(jti: string, revokedAt: number): Promise<RevokeOutcome> {
+  async revokeToken(jti: string, revokedAt: number, options: {cascade?: boolean} = {}): Promise<RevokeResult> {
     return this.guard(() =>
-      this.durably(() => {
-        const {changes} = this.statements.revoke.run({at: revokedAt, jti})
-        if (changes === 1) return 'revoked'
-        return this.statements.tokenKid.get(jti) ? 'already_revoked' : 'not_found'
-      }),
+      this.durably(() =>
+        this.db
+          .transaction((): RevokeResult => {
+            const {changes} = this.statements.revoke.run({at: revokedAt, jti})
+            const outcome: RevokeOutcome = changes === 1 ? 'revoked' : this.statements.tokenKid.get(jti) ? 'already_revoked' : 'not_found'
+            if (outcome === 'not_found' || !options.cascade) return {outcome, descendants: []}
+            const descendants = this.statements.revokeDescendants.all({at: revokedAt, jti}).map((row) => row.jti)
+            return {outcome, descendants}
+          })
+          .immediate(),
+      ),
     )
   }
 
@@ -291,6 +311,10 @@ export class SqliteStore implements Store {
 
   countUse(jti: string, windowStart: number): number {
     return this.guard(() => this.statements.countUse.get({jti, start: windowStart})!.count)
+  }
+
+  peekUse(jti: string, windowStart: number): number {
+    return this.guard(() => this.statements.peekUse.get({jti, start: windowStart})?.count ?? 0)
   }
 
   async appendAudit(events: readonly StoredAuditEvent[]): Promise<void> {
@@ -401,6 +425,7 @@ function tokenRow(token: StoredToken): TokenRow {
     restrictions: token.restrictions,
     rotated_to: token.rotatedTo,
     last_used_ip: token.lastUsedIp,
+    parent: token.parent,
   }
 }
 
@@ -435,6 +460,7 @@ function toToken(row: TokenRow): StoredToken {
     restrictions: row.restrictions,
     rotatedTo: row.rotated_to,
     lastUsedIp: row.last_used_ip,
+    parent: row.parent,
   }
 }
 

@@ -23,6 +23,8 @@ export interface StoredToken {
   restrictions: string | null
   rotatedTo: string | null
   lastUsedIp: string | null
+  /** The token this one was minted through; null when the issuer's owner made it. */
+  parent: string | null
 }
 
 /** The little the verifier needs on every call, fetched by the cheapest statement. */
@@ -71,6 +73,12 @@ export type MaybePromise<T> = T | Promise<T>
 
 export type RevokeOutcome = 'revoked' | 'not_found' | 'already_revoked'
 
+/** A revocation's outcome for the token itself, and the descendants it revoked with it. */
+export interface RevokeResult {
+  outcome: RevokeOutcome
+  descendants: string[]
+}
+
 /** `token_conflict`: another token has that id; `key_conflict`: that kid is known with another key or issuer. */
 export type ImportOutcome = 'imported' | 'already_imported' | 'token_conflict' | 'key_conflict'
 
@@ -92,8 +100,11 @@ export interface Store {
   /** Oldest first; only `subject`'s tokens when given. */
   /** A token whose revocation is still ahead (a rotation's grace period) counts as not revoked at `now`. */
   listTokens(options: {includeRevoked: boolean; subject?: string | undefined; now: number}): Promise<StoredToken[]>
-  /** Marks the token revoked, durably: a revocation must survive even a power loss. */
-  revokeToken(jti: string, revokedAt: number): Promise<RevokeOutcome>
+  /**
+   * Marks the token revoked, durably: a revocation must survive even a power loss. With
+   * `cascade`, every token minted through it, and through those, goes in the same transaction.
+   */
+  revokeToken(jti: string, revokedAt: number, options?: {cascade?: boolean}): Promise<RevokeResult>
   /**
    * Stores a prepared token with the key that signed it, in one transaction. Idempotent: the
    * same token again changes nothing (not even a revocation since).
@@ -116,6 +127,8 @@ export interface Store {
    * and returns the count so far in that window.
    */
   countUse(jti: string, windowStart: number): MaybePromise<number>
+  /** The uses counted so far in the token's window starting at `windowStart`, counting none. */
+  peekUse(jti: string, windowStart: number): MaybePromise<number>
   appendAudit(events: readonly StoredAuditEvent[]): Promise<void>
   listAudit(jti: string): Promise<StoredAuditEvent[]>
   /** Changes with every change to the key set; cheap enough to ask once a second. */

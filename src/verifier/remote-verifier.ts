@@ -23,8 +23,9 @@ export interface VerifierOptions {
   /** The `aud` values accepted (a token must carry one); default: the issuer's, from its metadata. */
   audience?: string | readonly string[]
   /**
-   * A token (scope `api`) to ask the issuer with, on every verification, whether the token is
-   * still active: revocation then takes effect at once. Without it only signature and claims
+   * A token (scope `introspect`; with only `api` it learns of its own subject's tokens alone) to
+   * ask the issuer with, on every verification, whether the token is still active: revocation
+   * then takes effect at once. Without it only signature and claims
    * are checked, and a revoked token passes until it expires.
    */
   introspectionToken?: string
@@ -76,7 +77,7 @@ export async function createVerifier(options: VerifierOptions): Promise<Verifier
     if (introspectionUrl === undefined) throw usage('introspectionToken needs introspectionUrl, or an issuerUrl whose metadata names one')
     introspectionUrl = checkIssuerUrl(introspectionUrl, 'introspection URL')
   } else if (options.introspectionUrl !== undefined) {
-    throw usage('introspectionUrl needs introspectionToken: a token with scope "api" to ask the issuer with')
+    throw usage('introspectionUrl needs introspectionToken: a token with scope "introspect" to ask the issuer with')
   }
 
   const jwks = new RemoteJwks(checkIssuerUrl(jwksUrl, 'JWKS URL'), {
@@ -121,7 +122,7 @@ function introspector(url: string, bearer: string, timeoutMs: number | undefined
     const response = await requestJson(url, {method: 'POST', bearer, form, timeoutMs})
     const body = response.body as {active?: unknown; username?: unknown; account?: unknown} | undefined
     if (response.status === 401 || response.status === 403) {
-      throw new CapeError('access_denied', `the issuer refused the introspection token (${response.status}): give createVerifier a valid token with scope "api"`)
+      throw new CapeError('access_denied', `the issuer refused the introspection token (${response.status}): give createVerifier a valid token with scope "introspect"`)
     }
 
     if (response.status !== 200 || typeof body?.active !== 'boolean') {

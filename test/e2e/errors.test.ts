@@ -72,7 +72,7 @@ describe('bad input', () => {
     const db = new Database(join(dir.home, 'cape.db'))
     db.pragma('user_version = 99')
     db.close()
-    expectOneLineError(await run(['token', 'list']), 3, /schema version 99, newer than this cape knows \(4\): upgrade cape$/)
+    expectOneLineError(await run(['token', 'list']), 3, /schema version 99, newer than this cape knows \(5\): upgrade cape$/)
   })
 
   it('says so when CAPE_HOME cannot be used', async () => {

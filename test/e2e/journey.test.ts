@@ -47,7 +47,12 @@ describe('the user journey through bin/run.js', () => {
     expect(parseJson(fromStdin.stdout)).toMatchObject({valid: true, id, name: 'laptop', subject: expect.any(String)})
   })
 
-  it('records when the token was last used', async () => {
+  it('records when the token was used, and not when it was only checked', async () => {
+    // Everything before this was `token verify`: the owner checking, which records nothing.
+    const [checked] = parseJson<Array<{lastUsedAt: string | null}>>((await run(['token', 'list', '--json'])).stdout)
+    expect(checked!.lastUsedAt).toBeNull()
+
+    expect((await run(['whoami', '--token', '-'], `${token}\n`)).code).toBe(0)
     const [record] = parseJson<Array<{lastUsedAt: string | null}>>((await run(['token', 'list', '--json'])).stdout)
     expect(record!.lastUsedAt).toEqual(expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/))
   })

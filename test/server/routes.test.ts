@@ -35,6 +35,7 @@ describe('the HTTP issuer', () => {
     await mint('aliceTokens', 'alice', ['tokens'])
     await mint('metrics', 'ops', ['metrics'])
     await mint('bob', 'bob', ['*'])
+    await mint('gateway', 'gateway', ['introspect'])
     await mint('short', 'alice', ['api'], 60)
     const settings = (await issuer.settings())!
     app = await buildApp({issuer, issuerIdentifier: settings.issuer, audience: settings.audience, publicUrl: () => url})
@@ -121,7 +122,7 @@ describe('the HTTP issuer', () => {
     expect((await issuer.verifyToken(tokens.alice!.token, {account: 'other'})).valid).toBe(true)
 
     const refusals: Array<[unknown, number, string]> = [
-      [{name: 'x'}, 400, 'invalid_request'],
+      [{name: 'x'}, 400, 'invalid_argument'], // an unbound caller must name the account
       [{name: 'x', account: 'acme', scopes: ['*']}, 403, 'scope_not_allowed'],
       [{name: 'x', account: 'acme', scopes: ['metrics']}, 403, 'scope_not_allowed'],
       [{name: 'x', account: 'acme', scopes: ['api']}, 403, 'scope_not_allowed'], // aliceTokens has only "tokens"
@@ -139,7 +140,7 @@ describe('the HTTP issuer', () => {
   })
 
   it('introspects as RFC 7662 says: claims when active, nothing else when not', async () => {
-    const active = await form('/v1/introspect', tokens.aliceApi!.token, {token: tokens.bob!.token})
+    const active = await form('/v1/introspect', tokens.gateway!.token, {token: tokens.bob!.token})
     expect(active.status).toBe(200)
     expect(await active.json()).toMatchObject({active: true, sub: 'bob', jti: tokens.bob!.id, scope: '*', iss: 'urn:cape:local', token_type: 'Bearer'})
 
@@ -205,7 +206,7 @@ describe('the HTTP issuer', () => {
   })
 
   it('rotates one of the bearer’s tokens over HTTP, with a grace period, and shows its trail', async () => {
-    const target = await issuer.createToken({name: 'rotate me', subject: 'alice', scopes: ['api']})
+    const target = await issuer.createToken({name: 'rotate me', subject: 'alice', scopes: ['tokens']})
     const rotated = await call(`/v1/tokens/${target.id}/rotate`, {
       method: 'POST',
       bearer: tokens.aliceTokens!.token,

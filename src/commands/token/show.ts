@@ -39,6 +39,7 @@ function describeToken(token: TokenRecord): string {
     `Subject:      ${token.subject}`,
     `Scopes:       ${token.scopes.join(' ') || '(none)'}`,
     `Account:      ${token.account ?? 'any'}`,
+    `Parent:       ${token.parent ?? 'none (made by the issuer\'s owner)'}`,
     `Status:       ${token.status}${token.rotatedTo ? ` (rotated to ${token.rotatedTo})` : ''}`,
     `Created:      ${formatDate(token.createdAt)}`,
     `Expires:      ${describeExpiry(token)}`,

@@ -8,12 +8,15 @@ import type {RateLimitStatus, TokenClaims, VerifyResult} from '../../issuer/type
 
 export type TokenVerifyResult =
   | {valid: true; id: string; subject: string; name: string; claims: Readonly<TokenClaims>; rateLimit?: RateLimitStatus}
-  | {valid: false; reason: string; rateLimit?: RateLimitStatus}
+  | {valid: false; reason: string; rateLimit?: RateLimitStatus; successor?: string}
 
 export default class TokenVerify extends CredentialCommand {
   static override summary = 'Check a token: signature, claims, revocation and, if asked, scopes.'
   static override description = `Exit status 0 when the token is valid, 1 with the reason when it is not.
-Pass "-" to read the token from stdin and keep it out of your shell history.`
+Pass "-" to read the token from stdin and keep it out of your shell history.
+Against this machine's issuer it is a check, not a use: nothing is recorded (last used, trail, rate-limit
+count) and a token rotated away is reported as revoked, with its successor, without triggering reuse detection.
+Against an issuer service (--issuer-url) the service introspects it, which counts as a use.`
 
   static override examples = [
     'echo "$TOKEN" | <%= config.bin %> <%= command.id %> -',
@@ -28,7 +31,7 @@ Pass "-" to read the token from stdin and keep it out of your shell history.`
   static override flags = {
     scope: scopeFlag({char: 's', description: 'scope the token must grant (repeatable)'}),
     account: Flags.string({description: 'the account the token is used for (refused if bound to another)'}),
-    ip: Flags.string({description: "check the token's restrictions as for a request from this address (counts against its rate limit)"}),
+    ip: Flags.string({description: "check the token's restrictions as for a request from this address"}),
     referrer: Flags.string({description: "check the token's restrictions as for a request with this Referer"}),
     ...credentialFlags,
   }
@@ -42,11 +45,12 @@ Pass "-" to read the token from stdin and keep it out of your shell history.`
     const token = args.token === '-' ? await readSecretFromStdin() : args.token
     const issuer = await this.client(flags)
     const request = flags.ip === undefined && flags.referrer === undefined ? undefined : {ip: flags.ip, referrer: flags.referrer ?? null}
-    const result = await issuer.verifyToken(token, {requiredScopes: flags.scope, account: flags.account, request})
+    const result = await issuer.verifyToken(token, {requiredScopes: flags.scope, account: flags.account, request, purpose: 'check'})
     if (!result.valid) {
       process.exitCode = EXIT_CODES.failure
-      if (!this.jsonEnabled()) process.stderr.write(`Invalid token: ${result.reason}\n`)
-      return result.rateLimit ? {valid: false, reason: result.reason, rateLimit: result.rateLimit} : {valid: false, reason: result.reason}
+      const {reason, rateLimit, successor} = result
+      if (!this.jsonEnabled()) process.stderr.write(`Invalid token: ${reason}${successor ? ` (rotated; replaced by ${successor})` : ''}\n`)
+      return {valid: false, reason, ...(rateLimit ? {rateLimit} : {}), ...(successor ? {successor} : {})}
     }
 
     this.log(describeValid(result))
