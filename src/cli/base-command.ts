@@ -1,7 +1,10 @@
 import {Command} from '@oclif/core'
 
 import type {LocalIssuer} from '../issuer/local-issuer.js'
+import {maskToken} from '../credentials/display.js'
+import {redactTokens} from '../issuer/token-shapes.js'
 import {reportError} from './errors.js'
+import {escapeForTerminal} from './terminal-text.js'
 import {capeHome} from './home.js'
 
 /**
@@ -16,6 +19,11 @@ export abstract class BaseCommand extends Command {
   /** CAPE_HOME, else oclif's data directory. */
   protected home(): string {
     return capeHome(this.config.dataDir)
+  }
+
+  /** Human output: whatever reaches the terminal is escaped; values escape their own newlines too. */
+  override log(message = '', ...args: unknown[]): void {
+    super.log(typeof message === 'string' ? escapeForTerminal(message, {keepNewlines: true}) : message, ...args)
   }
 
   protected issuer(): Promise<LocalIssuer> {
@@ -33,10 +41,10 @@ export abstract class BaseCommand extends Command {
     if (this.jsonEnabled()) {
       this.logJson({error: report})
     } else {
-      process.stderr.write(`Error: ${report.message}\n`)
+      process.stderr.write(`Error: ${escapeForTerminal(report.message)}\n`)
     }
 
-    if (process.env.DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`)
+    if (process.env.DEBUG && error instanceof Error && error.stack) process.stderr.write(`${redactTokens(error.stack, maskToken)}\n`)
   }
 
   protected override async finally(error: Error | undefined): Promise<void> {

@@ -1,6 +1,8 @@
 import {Errors} from '@oclif/core'
 
+import {maskToken} from '../credentials/display.js'
 import {EXIT_CODES, isCapeError, type ErrorCode, type ExitCode} from '../issuer/errors.js'
+import {redactTokens} from '../issuer/token-shapes.js'
 
 export interface ErrorReport {
   code: ErrorCode
@@ -32,8 +34,9 @@ export function reportError(error: unknown): ErrorReport {
 const OCLIF_FILLER = /^(See more help with --help|The following errors? occurred:)$/
 
 // oclif folds a flag's parse error into "Parsing --flag \n\t<reason>\nSee more help with --help".
+// A token among the arguments (oclif's "Unexpected argument: eyJ...") is masked, never repeated.
 function oneLine(message: string): string {
-  return message
+  return redactTokens(message, maskToken)
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line.length > 0 && !OCLIF_FILLER.test(line))

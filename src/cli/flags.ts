@@ -1,7 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {parseDuration} from '../issuer/duration.js'
-import {normalizeAddress, parseRateLimit} from '../issuer/restrictions.js'
+import {checkReferrer} from '../issuer/referrer-pattern.js'
+import {checkRequestAddress, normalizeAddress, parseRateLimit} from '../issuer/restrictions.js'
 import {validateScope} from '../issuer/rules.js'
 
 /** A lifetime such as 30d or 1h30m, in seconds; a bad one fails while flags are parsed. */
@@ -24,6 +25,18 @@ export const addressFlag = Flags.custom<string>({
   multiple: true,
   multipleNonGreedy: true,
   parse: async (input) => normalizeAddress(input),
+})
+
+/** One client address, as a request would come from (no range). */
+export const requestAddressFlag = Flags.custom<string>({
+  helpValue: '<address>',
+  parse: async (input) => checkRequestAddress(input),
+})
+
+/** A Referer URL, as a request would carry it. */
+export const referrerFlag = Flags.custom<string>({
+  helpValue: '<url>',
+  parse: async (input) => checkReferrer(input),
 })
 
 /** MAX/WINDOW, e.g. 100/60s. */

@@ -2,6 +2,7 @@ import Table from 'cli-table3'
 
 import {EXPIRY_WARNING_MS} from '../credentials/expiry.js'
 import type {TokenRecord} from '../issuer/types.js'
+import {escapeForTerminal} from './terminal-text.js'
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 const pad = (value: number) => String(value).padStart(2, '0')
@@ -9,6 +10,7 @@ const pad = (value: number) => String(value).padStart(2, '0')
 /** Cape's format, in local time: `Jan 10 2023 11:55`. */
 export function formatDate(iso: string): string {
   const date = new Date(iso)
+  if (Number.isNaN(date.getTime())) return 'invalid'
   return `${MONTHS[date.getMonth()]} ${pad(date.getDate())} ${date.getFullYear()} ${pad(date.getHours())}:${pad(date.getMinutes())}`
 }
 
@@ -33,6 +35,7 @@ export function relativeTime(iso: string, now = Date.now()): string {
 
 /** EXPIRES as a relative time; `(soon)` within the 7 days your own token is warned about, `(expired)` past it. */
 export function describeExpiry(token: Pick<TokenRecord, 'expiresAt' | 'status'>, now = Date.now()): string {
+  if (token.status === 'invalid') return 'invalid'
   if (token.expiresAt === null) return 'never'
   const relative = relativeTime(token.expiresAt, now)
   if (token.status === 'expired' || Date.parse(token.expiresAt) <= now) return `${relative} (expired)`
@@ -53,7 +56,7 @@ export function renderTokenTable(tokens: readonly TokenRecord[], options: {withS
       describeExpiry(token),
     ]
     if (options.withStatus) row.push(token.status)
-    table.push(row)
+    table.push(row.map((cell) => escapeForTerminal(cell)))
   }
 
   return table.toString()

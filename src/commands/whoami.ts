@@ -1,4 +1,5 @@
 import {credentialFlags, CredentialCommand} from '../cli/credential-command.js'
+import {escapeForTerminal} from '../cli/terminal-text.js'
 import {sourceLabel} from '../credentials/display.js'
 import type {CredentialSource} from '../credentials/types.js'
 
@@ -28,8 +29,8 @@ The token comes from, first match first: --token, CAPE_TOKEN, CAPE_TOKEN in ./.e
   async run(): Promise<WhoamiResult> {
     const {flags} = await this.parse(Whoami)
     const {credential, verified} = await this.authenticate(flags)
-    this.log(verified.subject)
-    this.log(`token:  ${verified.id} ("${verified.name}")`)
+    this.log(escapeForTerminal(verified.subject))
+    this.log(escapeForTerminal(`token:  ${verified.id} ("${verified.name}")`))
     this.log(`source: ${sourceLabel(credential)}`)
     return {
       subject: verified.subject,

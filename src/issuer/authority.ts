@@ -1,5 +1,6 @@
 import {CapeError} from './errors.js'
-import {addressRangeWithin, normalizeRestrictions, rateLimitWithin, referrerPatternWithin} from './restrictions.js'
+import {referrerPatternWithin} from './referrer-pattern.js'
+import {addressRangeWithin, normalizeRestrictions, rateLimitWithin} from './restrictions.js'
 import {delegatedScopes, grantsScopes} from './rules.js'
 import type {Restrictions, RestrictionsInput} from './types.js'
 

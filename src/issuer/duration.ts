@@ -12,6 +12,21 @@ const UNIT_SECONDS: Record<string, number> = {
 /** Longest lifetime accepted at all; lifetime policies below this are the issuer's business. */
 export const MAX_LIFETIME_SECONDS = 100 * UNIT_SECONDS.y!
 
+/** The last instant any date in cape may name (the end of year 9999): past it, dates do not render. */
+export const LATEST_TIME_MS = 253_402_300_799_999
+
+/**
+ * A lifetime or grace period in whole seconds, as a library caller or a JSON number gives it:
+ * from 1 second to 100 years, or refused before anything is stored.
+ */
+export function checkSeconds(what: string, seconds: number): number {
+  if (!Number.isSafeInteger(seconds) || seconds < 1 || seconds > MAX_LIFETIME_SECONDS) {
+    throw new CapeError('invalid_duration', `${what} must be a whole number of seconds from 1 to ${MAX_LIFETIME_SECONDS} (100y)`)
+  }
+
+  return seconds
+}
+
 const DURATION = /^(?:\d{1,9}[smhdwy])+$/
 
 /** Parses `90d`, `12h`, `1h30m`, `2w` into seconds. */

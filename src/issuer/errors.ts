@@ -43,6 +43,7 @@ const CODE_EXIT = {
   issuer_already_initialized: EXIT_CODES.failure,
   home_unavailable: EXIT_CODES.environment,
   store_unavailable: EXIT_CODES.environment,
+  store_insecure: EXIT_CODES.environment,
   store_corrupt: EXIT_CODES.environment,
   store_too_new: EXIT_CODES.environment,
   store_busy: EXIT_CODES.environment,

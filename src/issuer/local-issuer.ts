@@ -9,7 +9,7 @@ import {SqliteStore} from '../store/sqlite-store.js'
 import type {Store, StoredIssuer, StoredKey, StoredToken, TokenState} from '../store/types.js'
 import {AuditRecorder} from './audit-recorder.js'
 import {DEFAULT_ALGORITHM, DEFAULT_AUDIENCE, DEFAULT_ISSUER} from './defaults.js'
-import {describeDuration} from './duration.js'
+import {checkSeconds, describeDuration, LATEST_TIME_MS} from './duration.js'
 import {CapeError} from './errors.js'
 import {LastUsedRecorder} from './last-used.js'
 import type {PreparedToken} from './prepared-token.js'
@@ -138,7 +138,7 @@ export class LocalIssuer implements IssuerClient {
     const {stored, token} = await this.mint(issuer, {
       ...fields,
       subject: validateLabel('subject', input.subject ?? issuer.defaultSubject, LIMITS.subject),
-      lifetimeSeconds: this.lifetimeWithinPolicy(issuer, input.expiresInSeconds),
+      lifetimeSeconds: this.lifetimeWithinPolicy(issuer, input.expiresInSeconds === undefined ? undefined : checkSeconds('the lifetime', input.expiresInSeconds)),
       notAfter: input.notAfter,
     })
     // Committed before anyone sees the token: a printed token always verifies.
@@ -152,6 +152,7 @@ export class LocalIssuer implements IssuerClient {
    * the end of `graceSeconds`; using it after that revokes the new one too (reuse detection).
    */
   async rotateToken(id: string, input: RotateTokenInput = {}): Promise<RotatedToken> {
+    if (input.graceSeconds !== undefined && input.graceSeconds !== 0) checkSeconds('the grace period', input.graceSeconds)
     const previous = await this.store.getToken(id)
     if (!previous) throw notFound(id)
     const status = this.statusOf(previous)
@@ -550,6 +551,7 @@ export class LocalIssuer implements IssuerClient {
   }
 
   private statusOf(token: StoredToken): TokenStatus {
+    if (![token.createdAt, token.expiresAt, token.revokedAt, token.lastUsedAt].every(renderable)) return 'invalid'
     if (token.revokedAt !== null && token.revokedAt <= this.now()) return 'revoked'
     return token.expiresAt !== null && token.expiresAt <= this.now() ? 'expired' : 'active'
   }
@@ -599,5 +601,7 @@ function notFound(id: string): CapeError {
   return new CapeError('token_not_found', `no token with id ${id}`)
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString()
-const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms))
+/** A stored time that a date can show; anything else (a row written before times were bounded) marks its token invalid. */
+const renderable = (ms: number | null): boolean => ms === null || (Number.isSafeInteger(ms) && ms >= 0 && ms <= LATEST_TIME_MS)
+const iso = (ms: number): string => (renderable(ms) ? new Date(ms).toISOString() : 'invalid')
+const isoOrNull = (ms: number | null): string | null => (ms === null || !renderable(ms) ? null : iso(ms))

@@ -149,7 +149,8 @@ function checkedToken(
 }
 
 function restrictionsJson(restrictions: Restrictions | null | undefined): string | null {
-  const normalized = restrictions ? normalizeRestrictions(restrictions) : null
+  // Kept exactly as signed: the token must match them claim for claim.
+  const normalized = restrictions ? normalizeRestrictions(restrictions, {signed: true}) : null
   return normalized === null ? null : JSON.stringify(normalized)
 }
 

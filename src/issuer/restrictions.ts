@@ -1,6 +1,7 @@
 import {BlockList, isIP} from 'node:net'
 
 import {CapeError} from './errors.js'
+import {CompiledReferrerPattern, normalizeReferrerPattern} from './referrer-pattern.js'
 import {validateLabel} from './rules.js'
 import type {RequestContext, Restrictions, RestrictionsInput} from './types.js'
 
@@ -9,8 +10,10 @@ export const RESTRICTION_LIMITS = {entries: 64, referrer: 500, maxRequests: 1_00
 /**
  * Checks and normalises restrictions as given to `token create` or `POST /v1/tokens`; `false`
  * (the HTTP API's "none") and empty lists drop a restriction. Null when nothing is left.
+ * `signed`: restrictions read back from a token's claim, whose referrer patterns may predate
+ * their validation (such a pattern then matches nothing).
  */
-export function normalizeRestrictions(input: RestrictionsInput): Restrictions | null {
+export function normalizeRestrictions(input: RestrictionsInput, options: {signed?: boolean} = {}): Restrictions | null {
   const restrictions: Restrictions = {}
   if (input.addresses && input.addresses.length > 0) {
     restrictions.addresses = unique(input.addresses.map((entry) => normalizeAddress(entry)), 'addresses')
@@ -18,7 +21,10 @@ export function normalizeRestrictions(input: RestrictionsInput): Restrictions | 
 
   if (input.referrers && input.referrers.length > 0) {
     restrictions.referrers = unique(
-      input.referrers.map((entry) => validateLabel('referrer pattern', entry, RESTRICTION_LIMITS.referrer)),
+      input.referrers.map((entry) => {
+        const label = validateLabel('referrer pattern', entry, RESTRICTION_LIMITS.referrer)
+        return options.signed ? label : normalizeReferrerPattern(label)
+      }),
       'referrers',
     )
   }
@@ -61,6 +67,13 @@ export function normalizeAddress(entry: string): string {
   return prefix === undefined ? plain : `${plain}/${Number(prefix)}`
 }
 
+/** A client's address as a request reports it (no range): checked before it is used or stored. */
+export function checkRequestAddress(ip: string, what = 'the address'): string {
+  const plain = ip.length <= 64 ? unmapIPv4(ip.trim()) : ''
+  if (isIP(plain) === 0) throw new CapeError('invalid_argument', `${what} is not an IPv4 or IPv6 address`)
+  return plain
+}
+
 function unmapIPv4(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
   return mapped ? mapped[1]! : address
@@ -78,7 +91,7 @@ function unique(entries: string[], what: string): string[] {
 /** Restrictions made ready to check a request against, once per distinct set. */
 export class CompiledRestrictions {
   private readonly addresses: BlockList | undefined
-  private readonly referrers: readonly string[] | undefined
+  private readonly referrers: readonly CompiledReferrerPattern[] | undefined
   readonly rateLimit: {maxRequests: number; timeWindow: number} | undefined
 
   constructor(restrictions: Restrictions) {
@@ -94,7 +107,7 @@ export class CompiledRestrictions {
       this.addresses = list
     }
 
-    this.referrers = restrictions.referrers
+    this.referrers = restrictions.referrers?.map((pattern) => new CompiledReferrerPattern(pattern))
     this.rateLimit = restrictions.rateLimit
   }
 
@@ -103,7 +116,7 @@ export class CompiledRestrictions {
     if (this.addresses && !this.allowsAddress(request.ip)) return 'ip_not_allowed'
     if (this.referrers) {
       const referrer = request.referrer
-      if (typeof referrer !== 'string' || !this.referrers.some((pattern) => wildcardMatches(pattern, referrer))) return 'referrer_not_allowed'
+      if (typeof referrer !== 'string' || !this.referrers.some((pattern) => pattern.matches(referrer))) return 'referrer_not_allowed'
     }
 
     return undefined
@@ -115,38 +128,6 @@ export class CompiledRestrictions {
     const family = isIP(address)
     return family !== 0 && this.addresses!.check(address, family === 4 ? 'ipv4' : 'ipv6')
   }
-}
-
-/**
- * `*` matches any run of characters; everything else stands for itself; the whole text must
- * match. No regular expression: the literal runs between stars are found left to right, each
- * at its first place, which is enough for `*`-only patterns and never backtracks.
- */
-export function wildcardMatches(pattern: string, text: string): boolean {
-  const parts = pattern.split('*')
-  if (parts.length === 1) return text === pattern
-  const first = parts[0]!
-  const last = parts.at(-1)!
-  if (text.length < first.length + last.length || !text.startsWith(first) || !text.endsWith(last)) return false
-  const end = text.length - last.length
-  let position = first.length
-  for (const part of parts.slice(1, -1)) {
-    if (part === '') continue
-    const found = text.indexOf(part, position)
-    if (found === -1 || found + part.length > end) return false
-    position = found + part.length
-  }
-
-  return true
-}
-
-/**
- * Whether every Referer `child` admits, `parent` admits too. Read with the child's stars as
- * characters no literal can match, the parent must match the child pattern itself: exactly the
- * inclusion of the two languages.
- */
-export function referrerPatternWithin(child: string, parent: string): boolean {
-  return wildcardMatches(parent, child)
 }
 
 /** Whether the address or CIDR range `child` lies inside `parent` (both as normalizeAddress gives them). */

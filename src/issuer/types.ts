@@ -21,7 +21,8 @@ export type VerifyReason =
   | 'referrer_not_allowed'
   | 'rate_limited'
 
-export type TokenStatus = 'active' | 'expired' | 'revoked'
+/** `invalid`: a stored row whose times cannot be shown (written before they were bounded); it can still be deleted. */
+export type TokenStatus = 'active' | 'expired' | 'revoked' | 'invalid'
 
 /** What is kept about a token. Never the token itself. Times are ISO 8601 strings. */
 export interface TokenRecord {

@@ -3,6 +3,7 @@ import {compactVerify} from 'jose'
 import type {Keyring, VerificationKey} from '../keys/keyring.js'
 import type {MaybePromise, TokenState} from '../store/types.js'
 import {grantsScopes} from './rules.js'
+import {LATEST_TIME_MS} from './duration.js'
 import {SignatureCache} from './signature-cache.js'
 import {decodeJsonSegment} from './token-claims.js'
 import {TOKEN_ID_PATTERN} from './token-id.js'
@@ -242,7 +243,7 @@ export class TokenVerifier {
 /** Our own restrictions claim, compiled; null when it is not one (a token we did not sign that way). */
 function compileRestrictions(claim: unknown): CompiledRestrictions | null {
   try {
-    const restrictions = normalizeRestrictions(claim as RestrictionsInput)
+    const restrictions = normalizeRestrictions(claim as RestrictionsInput, {signed: true})
     return restrictions === null ? null : new CompiledRestrictions(restrictions)
   } catch {
     return null
@@ -259,7 +260,9 @@ function deepFreeze<T>(value: T): Readonly<T> {
   return value
 }
 
-const isNumericDate = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value)
+// Seconds since the epoch, up to the end of year 9999: anything larger is no date a token can carry.
+const isNumericDate = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= LATEST_TIME_MS / 1000
 
 /** Our tokens always carry these claims with these types; anything else is not one of ours. */
 function hasClaimShapes(payload: Record<string, unknown>): payload is TokenClaims {

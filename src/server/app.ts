@@ -2,9 +2,12 @@ import Fastify, {type FastifyInstance, type FastifyReply, type FastifyRequest, t
 
 import {ActingIssuer, callerOf} from '../issuer/acting-issuer.js'
 import {canReach, INTROSPECT_SCOPE, mayIntrospect} from '../issuer/authority.js'
-import {parseDuration} from '../issuer/duration.js'
+import {checkSeconds, parseDuration} from '../issuer/duration.js'
 import {grantsScopes} from '../issuer/rules.js'
+import {checkReferrer} from '../issuer/referrer-pattern.js'
+import {checkRequestAddress} from '../issuer/restrictions.js'
 import {decodeJsonSegment} from '../issuer/token-claims.js'
+import {redactTokens} from '../issuer/token-shapes.js'
 import type {IssuerClient, RequestContext, VerifyResult} from '../issuer/types.js'
 import {authenticateHeader, insufficientScope, rateLimitHeaders, type Principal, type VerifyFunction} from './bearer.js'
 import {HttpError, toHttpError} from './http-errors.js'
@@ -13,6 +16,28 @@ import * as schemas from './schemas.js'
 
 /** A form or JSON body larger than this is not a token request. */
 export const BODY_LIMIT_BYTES = 64 * 1024
+
+/** How long clients may take, and how many may be connected at once; every one has a flag on `issuer serve`. */
+export interface ServerLimits {
+  /** The whole request, headers and body, in milliseconds: a slow body is cut off. */
+  requestTimeoutMs: number
+  /** The headers alone, in milliseconds (at most requestTimeoutMs). */
+  headersTimeoutMs: number
+  /** How long a kept-alive connection waits for its next request, in milliseconds. */
+  keepAliveTimeoutMs: number
+  /** A connection on which nothing moves for this long is closed, in milliseconds. */
+  idleTimeoutMs: number
+  /** Connections beyond this many are refused at once. */
+  maxConnections: number
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5000,
+  idleTimeoutMs: 60_000,
+  maxConnections: 1024,
+}
 
 export interface AppOptions {
   issuer: IssuerClient
@@ -28,6 +53,8 @@ export interface AppOptions {
   trustProxy?: string[] | undefined
   /** Epoch milliseconds, the issuer's clock; tests move it. */
   now?: () => number
+  /** Timeouts and the connection limit; DEFAULT_LIMITS for whatever is left out. */
+  limits?: {[Key in keyof ServerLimits]?: number | undefined} | undefined
 }
 
 /** The HTTP face of the issuer, built but not listening: tests and `cape issuer serve` both use it. */
@@ -36,7 +63,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const publicUrl = options.publicUrl
   const base = () => (typeof publicUrl === 'function' ? publicUrl() : publicUrl).replace(/\/+$/, '')
   const metrics = new Metrics()
+  const limits = withDefaults(options.limits)
   const app = Fastify({
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    // Node reads these when it creates the server, and checks for overdue requests every
+    // connectionsCheckingInterval (30 s by default, which would double a 30 s timeout).
+    http: {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(1000, limits.requestTimeoutMs),
+    },
     logger: options.logger === undefined || options.logger === false ? false : redacted(options.logger),
     bodyLimit: BODY_LIMIT_BYTES,
     // Without it X-Forwarded-For is ignored: any client could claim any address.
@@ -58,8 +96,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (httpError.statusCode >= 500) request.log.error({err: error}, 'request failed')
     void reply.status(httpError.statusCode).headers(httpError.headers).send(httpError.body())
   })
+  app.server.maxConnections = limits.maxConnections
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}`})
+    void reply.status(404).send({error: 'not_found', message: `no route ${request.method} ${loggablePath(request.url)}`})
   })
   app.addHook('onResponse', async (request, reply) => {
     metrics.countRequest(request.method, request.routeOptions.url ?? 'unknown', reply.statusCode)
@@ -161,7 +200,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const token = formToken(request.body)
     const claimed = decodeJsonSegment(token.split('.', 2)[1])
     if (!mayIntrospect(caller, {subject: claimed?.sub, account: claimed?.account})) return {active: false}
-    const {ip, referrer} = request.body as {ip?: string; referrer?: string}
+    const {ip, referrer} = requestFields(request.body)
     const result = await issuer.verifyToken(token, ip === undefined && referrer === undefined ? {} : {request: {ip, referrer: referrer ?? null}})
     metrics.countVerification(result.valid ? 'valid' : result.reason)
     if (!result.valid) return {active: false}
@@ -216,7 +255,31 @@ function requestContext(request: FastifyRequest): RequestContext {
 
 /** A lifetime given in seconds or as a duration such as "30d". */
 function seconds(value: number | string | undefined): number | undefined {
-  return typeof value === 'string' ? parseDuration(value) : value
+  return typeof value === 'string' ? parseDuration(value) : value === undefined ? undefined : checkSeconds('a duration in seconds', value)
+}
+
+function withDefaults(given: AppOptions['limits']): ServerLimits {
+  const limits = {...DEFAULT_LIMITS}
+  for (const key of Object.keys(limits) as Array<keyof ServerLimits>) limits[key] = given?.[key] ?? limits[key]
+  return limits
+}
+
+/** cape's `ip` and `referrer` introspection fields, checked before they are used, counted or stored. */
+function requestFields(body: unknown): {ip?: string; referrer?: string} {
+  const {ip, referrer} = body as {ip?: unknown; referrer?: unknown}
+  const check = (value: unknown, what: string, checker: (text: string, what: string) => string) => {
+    if (value === undefined) return undefined
+    if (typeof value !== 'string') throw new HttpError(400, 'invalid_request', `"${what}" must be a string`)
+    return checker(value, `"${what}"`)
+  }
+
+  return {ip: check(ip, 'ip', checkRequestAddress), referrer: check(referrer, 'referrer', checkReferrer)}
+}
+
+/** A path as it may be logged or echoed: no query string, and a token in it hidden. */
+function loggablePath(url: string): string {
+  const path = url.split('?')[0]!
+  return redactTokens(path.length > 512 ? `${path.slice(0, 512)}…` : path, () => '[token]')
 }
 
 function formToken(body: unknown): string {
@@ -235,9 +298,10 @@ function redacted(logger: NonNullable<FastifyServerOptions['logger']>): FastifyS
     redact: {paths: ['req.headers.authorization', 'req.headers.cookie', 'req.body', 'token', '*.token'], censor: '[redacted]'},
     serializers: {
       // No query string: a token pasted into a URL must not reach the log either.
-      req: (request: {method: string; url: string; ip?: string}) => ({
+      // The route's pattern where one matched; otherwise the path with any token in it hidden.
+      req: (request: {method: string; url: string; ip?: string; routeOptions?: {url?: string}}) => ({
         method: request.method,
-        url: request.url.split('?')[0],
+        url: request.routeOptions?.url ?? loggablePath(request.url),
         remoteAddress: request.ip,
       }),
     },

@@ -1,10 +1,11 @@
+import {MAX_LIFETIME_SECONDS} from '../issuer/duration.js'
 import type {RestrictionsInput} from '../issuer/types.js'
 
 /** Response schemas: fast-json-stringify serialises with them and drops anything not listed. */
 
 const stringArray = {type: 'array', items: {type: 'string'}} as const
 const nullableString = {type: ['string', 'null']} as const
-const lifetime = {anyOf: [{type: 'integer', minimum: 1}, {type: 'string', maxLength: 32}]} as const
+const lifetime = {anyOf: [{type: 'integer', minimum: 1, maximum: MAX_LIFETIME_SECONDS}, {type: 'string', maxLength: 32}]} as const
 
 export const health = {type: 'object', properties: {status: {type: 'string'}}} as const
 

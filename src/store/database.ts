@@ -1,4 +1,4 @@
-import {closeSync, openSync} from 'node:fs'
+import {closeSync, openSync, statSync} from 'node:fs'
 
 import Database from 'better-sqlite3'
 
@@ -36,6 +36,31 @@ function createPrivately(path: string): void {
     throw new CapeError('store_unavailable', `cannot open the database ${path}: ${describeFsError(error)}`, {
       cause: error,
     })
+  }
+
+  refuseShared(path)
+}
+
+/**
+ * Anyone else who can write the database can grant themselves any token, and anyone who can
+ * read it learns every token's metadata: a database (or its WAL and shared memory) open to the
+ * group or others is refused, as an insecure credential file is.
+ */
+function refuseShared(path: string): void {
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    let mode: number
+    try {
+      mode = statSync(file).mode
+    } catch {
+      continue // the WAL and shared memory exist only while the database is in use
+    }
+
+    if ((mode & 0o077) !== 0) {
+      throw new CapeError(
+        'store_insecure',
+        `${file} can be read or written by other users (mode ${(mode & 0o777).toString(8)}): run "chmod 600 ${path}*" if that was not meant`,
+      )
+    }
   }
 }
 

@@ -15,6 +15,9 @@ import type {
 
 /** The trail keeps this many entries per token; older ones make way. */
 export const AUDIT_ENTRIES_PER_TOKEN = 200
+/** A trail entry's detail, and a last-use address, never grow past these, whatever a caller passes. */
+export const AUDIT_DETAIL_MAX = 500
+export const ADDRESS_MAX = 64
 
 interface TokenRow {
   jti: string
@@ -266,7 +269,7 @@ export class SqliteStore implements Store {
     if (uses.size === 0) return
     this.guard(() =>
       this.db.transaction(() => {
-        for (const [jti, {at, ip}] of uses) this.statements.recordLastUsed.run({at, ip, jti})
+        for (const [jti, {at, ip}] of uses) this.statements.recordLastUsed.run({at, ip: ip !== null && ip.length <= ADDRESS_MAX ? ip : null, jti})
       })(),
     )
   }
@@ -323,7 +326,7 @@ export class SqliteStore implements Store {
       this.db.transaction(() => {
         const touched = new Set<string>()
         for (const event of events) {
-          this.statements.appendAudit.run(event)
+          this.statements.appendAudit.run({...event, detail: event.detail?.slice(0, AUDIT_DETAIL_MAX) ?? null})
           touched.add(event.jti)
         }
 

@@ -35,8 +35,8 @@ const PATTERNS = [
   'https://app.example.com/settings/*',
   'https://app.example.com/*',
   'https://*.example.com/*',
+  'https://*/*',
   'https://*',
-  '*',
 ] as const
 // Referers to judge referrer patterns by: whatever a child admits of these, its origin must too.
 const SAMPLE_REFERERS = [
@@ -72,6 +72,15 @@ function authorityOfToken(token: string): Authority {
 const globMatches = (pattern: string, text: string) =>
   new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`, 's').test(text)
 
+/** A Referer pattern's meaning (README): the scheme exactly, `*` in the host within the host, the path `/` when none is given. */
+function admitsReferer(pattern: string, referer: string): boolean {
+  const [scheme, rest] = pattern.split('://') as [string, string]
+  const cut = rest.search(/[/?]/)
+  const [host, path] = cut === -1 ? [rest, '/'] : [rest.slice(0, cut), rest.slice(cut)]
+  const url = new URL(referer)
+  return url.protocol === `${scheme}:` && globMatches(host, url.host) && globMatches(path, `${url.pathname}${url.search}`)
+}
+
 function rangeWithin(child: string, parent: string): boolean {
   const [first, last] = RANGES[child]!
   const list = new BlockList()
@@ -97,7 +106,7 @@ function excess(child: Authority, origin: Authority): string[] {
   }
 
   if (outer.referrers) {
-    const admits = (patterns: readonly string[] | undefined, url: string) => patterns === undefined || patterns.some((pattern) => globMatches(pattern, url))
+    const admits = (patterns: readonly string[] | undefined, url: string) => patterns === undefined || patterns.some((pattern) => admitsReferer(pattern, url))
     if (SAMPLE_REFERERS.some((url) => admits(inner.referrers, url) && !admits(outer.referrers, url))) found.push(`referrers ${inner.referrers}`)
   }
 

@@ -72,7 +72,8 @@ describe('token restrictions, enforced on every request', () => {
   })
 
   it('referrers: wildcards against the whole URL, and a missing Referer is refused', async () => {
-    const token = await mint({referrers: ['https://app.example.com/*', '*.example.org/*']})
+    // Issue 11: a pattern names its scheme and host, and a star in the host stays in the host.
+    const token = await mint({referrers: ['https://app.example.com/*', 'https://*.example.org/*']})
     const statusWith = async (referer?: string) => (await whoami(token, from('127.0.0.1', referer))).status
     expect(await statusWith('https://app.example.com/')).toBe(200)
     expect(await statusWith('https://app.example.com/deep/page?x=1')).toBe(200)
@@ -80,6 +81,8 @@ describe('token restrictions, enforced on every request', () => {
     expect(await statusWith('http://app.example.com/')).toBe(403)
     expect(await statusWith('https://app.example.com.evil.test/')).toBe(403)
     expect(await statusWith('https://evil.test/?https://app.example.com/')).toBe(403)
+    expect(await statusWith('https://evil.test/.example.org/')).toBe(403)
+    expect(await statusWith('https://evil.test/?x=.example.org/')).toBe(403)
     expect(await statusWith()).toBe(403)
     expect(await (await whoami(token, from('127.0.0.1'))).json()).toMatchObject({error: 'referrer_not_allowed'})
   })
@@ -132,7 +135,8 @@ describe('token restrictions, enforced on every request', () => {
       [{addresses: ['10.0.0.0/33']}, '"10.0.0.0/33" is not an IPv4 or IPv6 address or CIDR range'],
       [{rateLimit: {maxRequests: 0, timeWindow: 60}}, 'body/restrictions/rateLimit'],
       [{rateLimit: {maxRequests: 5}}, 'body/restrictions/rateLimit'],
-      [{referrers: ['ok', 'bad\u0007']}, 'referrer pattern must not contain control characters'],
+      [{referrers: ['https://ok.example/', 'bad\u0007']}, 'referrer pattern must not contain control characters'],
+      [{referrers: ['not a url']}, 'referrer pattern "not a url" is not a URL pattern'],
       [{hosts: ['x']}, 'body/restrictions must NOT have additional properties'],
     ] as const) {
       const refused = await create(restrictions)

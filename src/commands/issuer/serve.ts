@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {CapeError} from '../../issuer/errors.js'
 import type {LocalIssuer} from '../../issuer/local-issuer.js'
+import {durationFlag} from '../../cli/flags.js'
 import {normalizeAddress} from '../../issuer/restrictions.js'
 
 export default class IssuerServe extends BaseCommand {
@@ -27,6 +28,11 @@ spaces or commas) are imported before it listens; one already imported is skippe
       description: 'a proxy (address or CIDR range) whose X-Forwarded-For gives the client address (repeatable)',
       multiple: true,
     }),
+    'request-timeout': durationFlag({description: 'a request (headers and body) taking longer is cut off [default: 30s]', helpGroup: 'LIMITS'}),
+    'headers-timeout': durationFlag({description: "a request's headers taking longer are cut off [default: 10s]", helpGroup: 'LIMITS'}),
+    'keep-alive-timeout': durationFlag({description: 'an idle kept-alive connection is closed after this [default: 5s]', helpGroup: 'LIMITS'}),
+    'idle-timeout': durationFlag({description: 'a connection on which nothing moves is closed after this [default: 60s]', helpGroup: 'LIMITS'}),
+    'max-connections': Flags.integer({description: 'connections beyond this many are refused [default: 1024]', min: 1, max: 1_000_000, helpGroup: 'LIMITS'}),
     'prepared-token': Flags.string({
       description: 'a bundle from "cape token export" to import at start-up (repeatable; also CAPE_PREPARED_TOKEN)',
       multiple: true,
@@ -52,6 +58,13 @@ spaces or commas) are imported before it listens; one already imported is skippe
       publicUrl: flags['public-url'] ?? (() => address),
       logger: {level: flags['log-level']},
       trustProxy: flags['trust-proxy']?.map((entry) => normalizeAddress(entry)),
+      limits: {
+        requestTimeoutMs: milliseconds(flags['request-timeout']),
+        headersTimeoutMs: milliseconds(flags['headers-timeout']),
+        keepAliveTimeoutMs: milliseconds(flags['keep-alive-timeout']),
+        idleTimeoutMs: milliseconds(flags['idle-timeout']),
+        maxConnections: flags['max-connections'],
+      },
     })
 
     try {
@@ -90,6 +103,8 @@ spaces or commas) are imported before it listens; one already imported is skippe
     }
   }
 }
+
+const milliseconds = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds * 1000)
 
 function splitBundles(value: string | undefined): string[] {
   return (value ?? '').split(/[\s,]+/).filter((bundle) => bundle.length > 0)

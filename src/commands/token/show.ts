@@ -2,6 +2,7 @@ import {Args} from '@oclif/core'
 import Table from 'cli-table3'
 
 import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
+import {escapeForTerminal} from '../../cli/terminal-text.js'
 import {describeExpiry, formatDate} from '../../cli/token-table.js'
 import type {AuditEvent, TokenRecord} from '../../issuer/types.js'
 
@@ -55,14 +56,15 @@ function describeToken(token: TokenRecord): string {
     `Referrers:    ${restrictions?.referrers?.join(', ') ?? 'any'}`,
     `Rate limit:   ${restrictions?.rateLimit ? `${restrictions.rateLimit.maxRequests} per ${restrictions.rateLimit.timeWindow} s` : 'none'}`,
   )
-  return lines.join('\n')
+  // Each line on its own: a value from outside can neither act on the terminal nor start a line.
+  return lines.map((line) => escapeForTerminal(line)).join('\n')
 }
 
 function renderTrail(trail: readonly AuditEvent[]): string {
   const table = new Table({head: ['AT', 'EVENT', 'DETAIL'], style: {head: [], border: []}})
   for (const entry of trail) {
     const times = entry.count > 1 ? ` (${entry.count} times)` : ''
-    table.push([formatDate(entry.at), entry.event.replace('_', ' '), `${entry.detail ?? ''}${times}`])
+    table.push([formatDate(entry.at), entry.event.replace('_', ' '), `${entry.detail ?? ''}${times}`].map((cell) => escapeForTerminal(cell)))
   }
 
   return table.toString()

@@ -1,8 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 
 import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
-import {scopeFlag} from '../../cli/flags.js'
+import {referrerFlag, requestAddressFlag, scopeFlag} from '../../cli/flags.js'
 import {readSecretFromStdin} from '../../cli/stdin.js'
+import {escapeForTerminal} from '../../cli/terminal-text.js'
 import {CapeError, EXIT_CODES} from '../../issuer/errors.js'
 import type {RateLimitStatus, TokenClaims, VerifyResult} from '../../issuer/types.js'
 
@@ -31,8 +32,8 @@ Against an issuer service (--issuer-url) the service introspects it, which count
   static override flags = {
     scope: scopeFlag({char: 's', description: 'scope the token must grant (repeatable)'}),
     account: Flags.string({description: 'the account the token is used for (refused if bound to another)'}),
-    ip: Flags.string({description: "check the token's restrictions as for a request from this address"}),
-    referrer: Flags.string({description: "check the token's restrictions as for a request with this Referer"}),
+    ip: requestAddressFlag({description: "check the token's restrictions as for a request from this address"}),
+    referrer: referrerFlag({description: "check the token's restrictions as for a request with this Referer"}),
     ...credentialFlags,
   }
 
@@ -65,5 +66,7 @@ function describeValid(result: Extract<VerifyResult, {valid: true}>): string {
     `subject: ${result.subject}`,
     `scopes:  ${result.scopes.join(' ') || '(none)'}`,
     `expires: ${result.expiresAt ?? 'never'}`,
-  ].join('\n')
+  ]
+    .map((line) => escapeForTerminal(line))
+    .join('\n')
 }
