@@ -60,7 +60,8 @@ describe('bad input', () => {
   it('says so when the database is corrupt, and leaves the file alone', async () => {
     mkdirSync(dir.home, {recursive: true})
     const garbage = 'this is not a database'.repeat(100)
-    writeFileSync(join(dir.home, 'cape.db'), garbage)
+    // 0600, as cape makes it: one open to others is refused before it is read (test/server/hostile-input.test.ts).
+    writeFileSync(join(dir.home, 'cape.db'), garbage, {mode: 0o600})
     expectOneLineError(await run(['token', 'list']), 3, /^Error: the database .*cape\.db is corrupt or not a cape database$/)
     const json = await run(['token', 'list', '--json'])
     expect(parseJson(json.stdout).error.code).toBe('store_corrupt')
