@@ -46,7 +46,7 @@ export async function firstSightVerify({home, path, tokens, iterations}) {
       issuer: iss,
       audience,
       keyring: await Keyring.load(await store.listKeys()),
-      lookup: (claims, foreignKid) => store.getTokenState(claims.jti, foreignKid),
+      lookup: (claims) => store.getTokenState(claims.jti),
       cacheSize: 1,
     })
     const options = {issuer: iss, audience, algorithms: [algorithm]}

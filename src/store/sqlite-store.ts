@@ -98,9 +98,6 @@ export class SqliteStore implements Store {
       getTokenState: db.prepare<[string], TokenState>(
         'SELECT name, revoked_at AS revokedAt, account FROM tokens WHERE jti = ?',
       ),
-      getTokenStateSignedBy: db.prepare<[string, string], TokenState>(
-        'SELECT name, revoked_at AS revokedAt, account FROM tokens WHERE jti = ? AND kid = ?',
-      ),
       tokenKid: db.prepare<[string], {kid: string}>('SELECT kid FROM tokens WHERE jti = ?'),
       listActive: db.prepare<{now: number}, TokenRow>(
         `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE (revoked_at IS NULL OR revoked_at > @now) ORDER BY created_at, jti`,
@@ -228,10 +225,10 @@ export class SqliteStore implements Store {
     return row && toToken(row)
   }
 
-  getTokenState(jti: string, signedBy?: string): TokenState | undefined {
+  getTokenState(jti: string): TokenState | undefined {
     // Not through guard(): this runs on every verification, and a closure per call shows.
     try {
-      return signedBy === undefined ? this.statements.getTokenState.get(jti) : this.statements.getTokenStateSignedBy.get(jti, signedBy)
+      return this.statements.getTokenState.get(jti)
     } catch (error) {
       throw translateSqliteError(error, this.path)
     }

@@ -93,10 +93,9 @@ export interface Store {
   /**
    * The one call on every verification's path, so a store that can answer synchronously (SQLite)
    * does, sparing each verification a promise and a microtask (measured: bench/verify.js).
-   * With `signedBy`, the token is found only if that key signed it (a key imported with a
-   * prepared token vouches for its own tokens only).
+   * Only for the issuer's own keys: a prepared token is checked against its whole record.
    */
-  getTokenState(jti: string, signedBy?: string): MaybePromise<TokenState | undefined>
+  getTokenState(jti: string): MaybePromise<TokenState | undefined>
   /** Oldest first; only `subject`'s tokens when given. */
   /** A token whose revocation is still ahead (a rotation's grace period) counts as not revoked at `now`. */
   listTokens(options: {includeRevoked: boolean; subject?: string | undefined; now: number}): Promise<StoredToken[]>
