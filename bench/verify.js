@@ -69,7 +69,7 @@ export async function lastUsedCost({home, path, tokens, iterations}) {
     const {issuer: iss, audience} = await issuer.settings()
     const keyring = await Keyring.load(await store.listKeys())
     const recorder = new LastUsedRecorder((uses) => store.recordLastUsed(uses))
-    const base = {issuer: iss, audience, keyring, lookup: (claims, foreignKid) => store.getTokenState(claims.jti, foreignKid)}
+    const base = {issuer: iss, audience, keyring, lookup: (claims) => store.getTokenState(claims.jti)}
     const tracked = new TokenVerifier({...base, onVerified: (jti, at) => recorder.record(jti, at)})
     const untracked = new TokenVerifier(base)
     for (const token of tokens) {
