@@ -1,6 +1,6 @@
 // What finding your own token costs: `cape whoami` with the token in the OS keychain against
 // the same command given the token with --token. The difference is the keychain round trip,
-// which runs in a child process so that a stuck keychain can be killed (src/credentials/keychain.ts).
+// which runs in a child process so that a stuck keychain can be killed (src/keychain/os-keychain.ts).
 import {execFileSync} from 'node:child_process'
 import {join} from 'node:path'
 

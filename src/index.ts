@@ -1,6 +1,6 @@
 /** The library face of cape, for services that issue or verify tokens in-process. */
-export {CapeError, EXIT_CODES, isCapeError, type ErrorCode, type ExitCode} from './issuer/errors.js'
-export {parseDuration} from './issuer/duration.js'
+export {CapeError, EXIT_CODES, isCapeError, type ErrorCode, type ExitCode} from './core/errors.js'
+export {parseDuration} from './core/duration.js'
 export {DEFAULT_ALGORITHM, DEFAULT_AUDIENCE, DEFAULT_ISSUER} from './issuer/defaults.js'
 export {LocalIssuer, type LocalIssuerOptions} from './issuer/local-issuer.js'
 export {createVerifier, type Verifier, type VerifierOptions} from './verifier/remote-verifier.js'

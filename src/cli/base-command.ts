@@ -2,7 +2,7 @@ import {Command} from '@oclif/core'
 
 import type {LocalIssuer} from '../issuer/local-issuer.js'
 import {maskToken} from '../credentials/display.js'
-import {redactTokens} from '../issuer/token-shapes.js'
+import {redactTokens} from '../core/token-shapes.js'
 import {reportError} from './errors.js'
 import {escapeForTerminal} from './terminal-text.js'
 import {capeHome} from './home.js'

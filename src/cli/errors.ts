@@ -1,8 +1,8 @@
 import {Errors} from '@oclif/core'
 
 import {maskToken} from '../credentials/display.js'
-import {EXIT_CODES, isCapeError, type ErrorCode, type ExitCode} from '../issuer/errors.js'
-import {redactTokens} from '../issuer/token-shapes.js'
+import {EXIT_CODES, isCapeError, type ErrorCode, type ExitCode} from '../core/errors.js'
+import {redactTokens} from '../core/token-shapes.js'
 
 export interface ErrorReport {
   code: ErrorCode

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {parseDuration} from '../issuer/duration.js'
+import {parseDuration} from '../core/duration.js'
 import {checkReferrer} from '../issuer/referrer-pattern.js'
 import {checkRequestAddress, normalizeAddress, parseRateLimit} from '../issuer/restrictions.js'
 import {validateScope} from '../issuer/rules.js'

@@ -1,4 +1,4 @@
-import {describeDuration} from '../issuer/duration.js'
+import {describeDuration} from '../core/duration.js'
 import type {IssuerSettings} from '../issuer/types.js'
 
 /** The issuer's settings in one line, as `issuer init` and `issuer config` print them. */

@@ -1,10 +1,10 @@
 import {Flags} from '@oclif/core'
 
 import {credentialFlags, CredentialCommand, issuerUrlFlag, profileFlag} from '../cli/credential-command.js'
-import {readSecretFromStdin} from '../cli/stdin.js'
+import {readSecretFromStdin} from '../credentials/stdin.js'
 import {mayPrompt, promptSecret} from '../credentials/prompt.js'
 import type {StorageKind} from '../credentials/types.js'
-import {CapeError} from '../issuer/errors.js'
+import {CapeError} from '../core/errors.js'
 
 export interface LoginResult {
   profile: string

@@ -5,7 +5,7 @@ import {peekClaims} from '../credentials/expiry.js'
 import {DEFAULT_PROFILE} from '../credentials/profiles.js'
 import {readStored} from '../credentials/resolve.js'
 import type {Credential} from '../credentials/types.js'
-import {CapeError} from '../issuer/errors.js'
+import {CapeError} from '../core/errors.js'
 
 export interface LogoutResult {
   profile: string

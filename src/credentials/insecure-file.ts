@@ -3,7 +3,7 @@ import {join} from 'node:path'
 
 import {describeFsError} from '../fs/describe-error.js'
 import {ensurePrivateDir, writePrivateFileAtomic} from '../fs/secure-files.js'
-import {CapeError} from '../issuer/errors.js'
+import {CapeError} from '../core/errors.js'
 import type {SecretStore} from './types.js'
 
 /**

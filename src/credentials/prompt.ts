@@ -1,5 +1,5 @@
-import {MAX_STDIN_BYTES} from '../cli/stdin.js'
-import {CapeError} from '../issuer/errors.js'
+import {MAX_STDIN_BYTES} from './stdin.js'
+import {CapeError} from '../core/errors.js'
 
 export interface PromptPolicy {
   json: boolean

@@ -1,4 +1,4 @@
-import {CapeError, isCapeError} from '../issuer/errors.js'
+import {CapeError, isCapeError} from '../core/errors.js'
 import {dotenvPath, readDotenvValue} from './dotenv.js'
 import {DEFAULT_PROFILE, type ProfileRecord} from './profiles.js'
 import type {Credential, SecretStore} from './types.js'

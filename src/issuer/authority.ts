@@ -1,4 +1,4 @@
-import {CapeError} from './errors.js'
+import {CapeError} from '../core/errors.js'
 import {referrerPatternWithin} from './referrer-pattern.js'
 import {addressRangeWithin, normalizeRestrictions, rateLimitWithin} from './restrictions.js'
 import {delegatedScopes, grantsScopes} from './rules.js'

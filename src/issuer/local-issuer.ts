@@ -9,8 +9,8 @@ import {SqliteStore} from '../store/sqlite-store.js'
 import type {Store, StoredIssuer, StoredKey, StoredToken, TokenState} from '../store/types.js'
 import {AuditRecorder} from './audit-recorder.js'
 import {DEFAULT_ALGORITHM, DEFAULT_AUDIENCE, DEFAULT_ISSUER} from './defaults.js'
-import {checkSeconds, describeDuration, LATEST_TIME_MS} from './duration.js'
-import {CapeError} from './errors.js'
+import {checkSeconds, describeDuration, LATEST_TIME_MS} from '../core/duration.js'
+import {CapeError} from '../core/errors.js'
 import {LastUsedRecorder} from './last-used.js'
 import type {PreparedToken} from './prepared-token.js'
 import {LIMITS, normalizeScopes, validateDescription, validateLabel} from './rules.js'
@@ -23,6 +23,7 @@ import type {
   CreatedToken,
   CreateTokenInput,
   InitIssuerInput,
+  IssuerAdmin,
   IssuerClient,
   IssuerSettings,
   Jwks,
@@ -33,6 +34,7 @@ import type {
   RevokeTokenOptions,
   RotatedToken,
   RotateTokenInput,
+  SigningKeyInfo,
   TokenClaims,
   TokenRecord,
   TokenStatus,
@@ -42,15 +44,6 @@ import type {
 
 /** How often a process asks the store whether the key set changed (a rotation, a retirement, an import). */
 const KEY_RECHECK_MS = 1000
-
-/** A signing key as `cape issuer keys list` shows it. */
-export interface SigningKeyInfo {
-  kid: string
-  alg: Algorithm
-  status: 'active' | 'verifying' | 'retired'
-  createdAt: string
-  retiredAt: string | null
-}
 
 export interface LocalIssuerOptions {
   /** The data directory: `cape.db` and `keys/` live here. */
@@ -63,7 +56,7 @@ export interface LocalIssuerOptions {
  * The issuer on this machine: SQLite for metadata and public keys, private keys in 0600 files.
  * The crypto (jose, key imports) loads on first use, so listing or revoking never pays for it.
  */
-export class LocalIssuer implements IssuerClient {
+export class LocalIssuer implements IssuerClient, IssuerAdmin {
   static async open(options: LocalIssuerOptions): Promise<LocalIssuer> {
     try {
       ensurePrivateDir(options.home, {tighten: false})

@@ -2,7 +2,7 @@ import {calculateJwkThumbprint, type JWK} from 'jose'
 
 import {importKey} from '../keys/signing-key.js'
 import type {StoredKey, StoredToken} from '../store/types.js'
-import {CapeError} from './errors.js'
+import {CapeError} from '../core/errors.js'
 import {LIMITS, validateDescription, validateLabel, validateScope} from './rules.js'
 import {TOKEN_ID_PATTERN} from './token-id.js'
 import {normalizeRestrictions} from './restrictions.js'

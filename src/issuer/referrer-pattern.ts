@@ -1,4 +1,4 @@
-import {CapeError} from './errors.js'
+import {CapeError} from '../core/errors.js'
 
 /** A Referer longer than this is no page a token should be used from (and no input to scan). */
 export const MAX_REFERRER_LENGTH = 2048

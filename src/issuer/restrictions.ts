@@ -1,6 +1,6 @@
 import {BlockList, isIP} from 'node:net'
 
-import {CapeError} from './errors.js'
+import {CapeError} from '../core/errors.js'
 import {CompiledReferrerPattern, normalizeReferrerPattern} from './referrer-pattern.js'
 import {validateLabel} from './rules.js'
 import type {RequestContext, Restrictions, RestrictionsInput} from './types.js'

@@ -1,4 +1,4 @@
-import {CapeError} from './errors.js'
+import {CapeError} from '../core/errors.js'
 
 /** Rules for what a user may put into a token; the same for the CLI and the HTTP API. */
 

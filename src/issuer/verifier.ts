@@ -1,9 +1,9 @@
 import {compactVerify} from 'jose'
 
 import type {Keyring, VerificationKey} from '../keys/keyring.js'
-import type {MaybePromise, TokenState} from '../store/types.js'
+import type {MaybePromise, TokenState} from '../core/token.js'
 import {grantsScopes} from './rules.js'
-import {LATEST_TIME_MS} from './duration.js'
+import {LATEST_TIME_MS} from '../core/duration.js'
 import {SignatureCache} from './signature-cache.js'
 import {decodeJsonSegment} from './token-claims.js'
 import {TOKEN_ID_PATTERN} from './token-id.js'

@@ -1,8 +1,16 @@
 import type {CryptoKey, JWK} from 'jose'
 
-import type {Algorithm} from '../issuer/types.js'
-import type {StoredKey} from '../store/types.js'
+import type {Algorithm} from '../core/token.js'
 import {importKey} from './signing-key.js'
+
+/** A public key as the store keeps it (its JWK as JSON text). */
+export interface PublicKeyRecord {
+  kid: string
+  alg: Algorithm
+  publicJwk: string
+  retiredAt: number | null
+  foreign: {issuer: string; audience: readonly string[]} | null
+}
 
 export interface VerificationKey {
   kid: string
@@ -14,7 +22,7 @@ export interface VerificationKey {
 
 /** The issuer's public keys, imported once; the only keys a token may name in its `kid`. */
 export class Keyring {
-  static async load(stored: readonly StoredKey[]): Promise<Keyring> {
+  static async load(stored: readonly PublicKeyRecord[]): Promise<Keyring> {
     const usable = stored.filter((key) => key.retiredAt === null)
     const keys = await Promise.all(
       usable.map(async (key) => {

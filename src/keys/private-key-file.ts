@@ -5,7 +5,7 @@ import type {JWK} from 'jose'
 
 import {describeFsError} from '../fs/describe-error.js'
 import {ensurePrivateDir, writePrivateFileAtomic} from '../fs/secure-files.js'
-import {CapeError} from '../issuer/errors.js'
+import {CapeError} from '../core/errors.js'
 
 /** Private keys live one per file, `<kid>.private.jwk`, 0600 inside a 0700 directory. */
 export function privateKeyPath(keysDir: string, kid: string): string {

@@ -2,8 +2,8 @@ import {rmSync} from 'node:fs'
 
 import type {JWK} from 'jose'
 
-import {CapeError} from '../issuer/errors.js'
-import type {KeyStorage} from '../issuer/types.js'
+import {CapeError} from '../core/errors.js'
+import type {KeyStorage} from '../core/token.js'
 import {privateKeyPath, readPrivateKey, writePrivateKey} from './private-key-file.js'
 
 /** The keychain service under which signing keys are kept, one entry per kid. */
@@ -25,7 +25,7 @@ export async function privateKeyStore(storage: KeyStorage, keysDir: string): Pro
     }
   }
 
-  const {OsKeychain, keychainTimeoutFromEnv} = await import('../credentials/keychain.js')
+  const {OsKeychain, keychainTimeoutFromEnv} = await import('../keychain/os-keychain.js')
   const keychain = new OsKeychain({service: SIGNING_KEY_SERVICE, timeoutMs: keychainTimeoutFromEnv()})
   return {
     write: (kid, jwk) => keychain.set(kid, JSON.stringify(jwk)),

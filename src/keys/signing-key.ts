@@ -1,6 +1,6 @@
 import {calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK} from 'jose'
 
-import type {Algorithm, PublicJwk} from '../issuer/types.js'
+import type {Algorithm, PublicJwk} from '../core/token.js'
 
 export interface GeneratedSigningKey {
   kid: string

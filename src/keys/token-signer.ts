@@ -1,6 +1,6 @@
 import {SignJWT, type CryptoKey, type JWK} from 'jose'
 
-import type {Algorithm} from '../issuer/types.js'
+import type {Algorithm} from '../core/token.js'
 import {importKey} from './signing-key.js'
 
 /** Signs with one private key, imported once per process. */

@@ -1,4 +1,4 @@
-import {CapeError, type ErrorCode} from '../issuer/errors.js'
+import {CapeError, httpStatusOf, isErrorCode} from '../core/errors.js'
 import {grantsScopes} from '../issuer/rules.js'
 import type {
   AuditEvent,
@@ -18,22 +18,7 @@ import type {
   VerifyResult,
 } from '../issuer/types.js'
 import type {Verifier} from '../verifier/remote-verifier.js'
-import {requestJson, type RemoteRequest} from './http.js'
-
-// What the server says that the CLI can act on the same way as a local failure.
-const KNOWN_CODES = new Set<string>([
-  'invalid_argument',
-  'invalid_duration',
-  'invalid_scope',
-  'scope_not_allowed',
-  'authority_exceeded',
-  'insufficient_scope',
-  'access_denied',
-  'token_not_found',
-  'token_already_revoked',
-  'token_inactive',
-  'store_busy',
-])
+import {requestJson, type RemoteRequest} from '../verifier/http-client.js'
 
 const RESTRICTION_REASONS = new Set<string>(['ip_not_allowed', 'referrer_not_allowed', 'rate_limited'])
 
@@ -164,8 +149,9 @@ export class HttpIssuerClient implements IssuerClient {
       return new CapeError('invalid_token', `${this.baseUrl} refused your token: ${text}`, typeof reason === 'string' ? {reason} : {})
     }
 
-    if (typeof error === 'string' && KNOWN_CODES.has(error)) {
-      return new CapeError(error as ErrorCode, text, typeof reason === 'string' ? {reason} : {})
+    // A code of the table the server answers with: the CLI acts on it as on the same local failure.
+    if (isErrorCode(error) && httpStatusOf(error) !== undefined) {
+      return new CapeError(error, text, typeof reason === 'string' ? {reason} : {})
     }
     if (status === 403 || status === 429) return new CapeError('access_denied', `${this.baseUrl} refused: ${text}`)
     if (status === 404) return new CapeError('issuer_unavailable', `${this.baseUrl} has no such route (${text}): is it a cape issuer of this version?`)

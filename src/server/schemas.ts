@@ -1,4 +1,4 @@
-import {MAX_LIFETIME_SECONDS} from '../issuer/duration.js'
+import {MAX_LIFETIME_SECONDS} from '../core/duration.js'
 import type {RestrictionsInput} from '../issuer/types.js'
 
 /** Response schemas: fast-json-stringify serialises with them and drops anything not listed. */

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3'
 
 import {describeFsError} from '../fs/describe-error.js'
 import {PRIVATE_FILE_MODE} from '../fs/secure-files.js'
-import {CapeError} from '../issuer/errors.js'
+import {CapeError} from '../core/errors.js'
 import {MIGRATIONS, SCHEMA_VERSION} from './migrations.js'
 
 export type SqliteDatabase = Database.Database

@@ -1,4 +1,4 @@
-import type {Algorithm} from '../issuer/types.js'
+import type {Algorithm} from '../core/token.js'
 import {openDatabase, translateSqliteError, type SqliteDatabase} from './database.js'
 import type {
   ImportOutcome,

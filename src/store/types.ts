@@ -1,4 +1,6 @@
-import type {Algorithm} from '../issuer/types.js'
+import type {Algorithm, KeyStorage, MaybePromise, TokenState} from '../core/token.js'
+
+export type {MaybePromise, TokenState}
 
 /**
  * The store's view of the world: plain metadata, times as epoch milliseconds. Never a JWT,
@@ -27,13 +29,6 @@ export interface StoredToken {
   parent: string | null
 }
 
-/** The little the verifier needs on every call, fetched by the cheapest statement. */
-export interface TokenState {
-  name: string
-  /** May lie in the future: a rotated token stays valid until the end of its grace period. */
-  revokedAt: number | null
-  account: string | null
-}
 
 export interface StoredAuditEvent {
   jti: string
@@ -66,10 +61,8 @@ export interface StoredIssuer {
   activeKid: string
   createdAt: number
   maxLifetimeSeconds: number | null
-  keyStorage: 'file' | 'keychain'
+  keyStorage: KeyStorage
 }
-
-export type MaybePromise<T> = T | Promise<T>
 
 export type RevokeOutcome = 'revoked' | 'not_found' | 'already_revoked'
 

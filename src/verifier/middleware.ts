@@ -2,9 +2,9 @@ import type {IncomingMessage, ServerResponse} from 'node:http'
 
 import type {FastifyInstance, FastifyPluginCallback, FastifyRequest} from 'fastify'
 
-import type {RequestContext} from '../issuer/types.js'
-import {authenticateHeader, rateLimitHeaders, type Principal} from '../server/bearer.js'
-import {toHttpError} from '../server/http-errors.js'
+import type {RequestContext} from '../core/token.js'
+import {authenticateHeader, rateLimitHeaders, type Principal} from './bearer.js'
+import {toHttpError} from '../core/http-error.js'
 import type {Verifier} from './remote-verifier.js'
 
 export type {Principal}

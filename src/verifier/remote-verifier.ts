@@ -1,4 +1,4 @@
-import {CapeError} from '../issuer/errors.js'
+import {CapeError} from '../core/errors.js'
 import {TokenVerifier} from '../issuer/verifier.js'
 import {
   ALGORITHMS,
@@ -7,11 +7,11 @@ import {
   type TokenClaims,
   type VerifyOptions,
   type VerifyResult,
-} from '../issuer/types.js'
+} from '../core/token.js'
 import {Keyring, type VerificationKey} from '../keys/keyring.js'
 import {importKey} from '../keys/signing-key.js'
-import {checkIssuerUrl, requestJson} from '../remote/http.js'
-import type {TokenState} from '../store/types.js'
+import {checkIssuerUrl, requestJson} from './http-client.js'
+import type {TokenState} from '../core/token.js'
 
 export interface VerifierOptions {
   /** A `cape issuer serve` base URL: its RFC 8414 metadata gives the iss, the JWKS and the introspection endpoint. */

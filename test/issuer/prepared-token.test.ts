@@ -70,7 +70,8 @@ describe('prepared tokens', () => {
     // Nor for anything else it might sign, even with a stolen key and a real jti of the target's.
     const own = await target.issuer.createToken({name: 'own'})
     const {key, kid} = await stolenSigningKey(origin.home)
-    const now = Math.floor(Date.now() / 1000)
+    // The target's own clock, frozen by the test: a wall-clock time would be "not yet valid" on a slow machine.
+    const now = Math.floor(target.clock.now / 1000)
     const forged = await signWith(key, {alg: 'EdDSA', kid, typ: 'JWT'}, {aud: ['cape-api'], iat: now, iss: 'urn:cape:local', jti: own.id, nbf: now, sub: 'x'})
     expect(await target.issuer.verifyToken(forged)).toEqual({valid: false, reason: 'unknown_token'})
     // A token of the imported issuer must still carry that issuer's iss and aud.

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import {parseDuration} from '../../src/issuer/duration.js'
-import {CapeError} from '../../src/issuer/errors.js'
+import {parseDuration} from '../../src/core/duration.js'
+import {CapeError} from '../../src/core/errors.js'
 import {grantsScopes, normalizeScopes, validateLabel} from '../../src/issuer/rules.js'
 import {newTokenId, TOKEN_ID_PATTERN} from '../../src/issuer/token-id.js'
 

@@ -3,7 +3,7 @@ import {formatDate} from '../../cli/token-table.js'
 import {describeRemaining, expiringWithin} from '../../credentials/expiry.js'
 import {maskToken} from '../../credentials/display.js'
 import type {CredentialSource} from '../../credentials/types.js'
-import {EXIT_CODES} from '../../issuer/errors.js'
+import {EXIT_CODES} from '../../core/errors.js'
 
 export interface AuthStatusResult {
   source: CredentialSource

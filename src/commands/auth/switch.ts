@@ -2,7 +2,7 @@ import {Args} from '@oclif/core'
 
 import {CredentialCommand} from '../../cli/credential-command.js'
 import {validateProfileName} from '../../credentials/profiles.js'
-import {CapeError} from '../../issuer/errors.js'
+import {CapeError} from '../../core/errors.js'
 
 export interface AuthSwitchResult {
   profile: string

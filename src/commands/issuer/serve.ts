@@ -1,10 +1,9 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {CapeError} from '../../issuer/errors.js'
-import type {LocalIssuer} from '../../issuer/local-issuer.js'
-import {durationFlag} from '../../cli/flags.js'
-import {normalizeAddress} from '../../issuer/restrictions.js'
+import {CapeError} from '../../core/errors.js'
+import type {IssuerAdmin} from '../../issuer/types.js'
+import {addressFlag, durationFlag} from '../../cli/flags.js'
 
 export default class IssuerServe extends BaseCommand {
   static override enableJsonFlag = false
@@ -24,10 +23,7 @@ spaces or commas) are imported before it listens; one already imported is skippe
     port: Flags.integer({description: 'port to listen on (0: any free port)', default: 3000, min: 0, max: 65_535}),
     'public-url': Flags.string({description: 'the URL clients reach this server at (default: http://HOST:PORT)'}),
     'log-level': Flags.option({options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const, default: 'info'})(),
-    'trust-proxy': Flags.string({
-      description: 'a proxy (address or CIDR range) whose X-Forwarded-For gives the client address (repeatable)',
-      multiple: true,
-    }),
+    'trust-proxy': addressFlag({description: 'a proxy (address or CIDR range) whose X-Forwarded-For gives the client address (repeatable)'}),
     'request-timeout': durationFlag({description: 'a request (headers and body) taking longer is cut off [default: 30s]', helpGroup: 'LIMITS'}),
     'headers-timeout': durationFlag({description: "a request's headers taking longer are cut off [default: 10s]", helpGroup: 'LIMITS'}),
     'keep-alive-timeout': durationFlag({description: 'an idle kept-alive connection is closed after this [default: 5s]', helpGroup: 'LIMITS'}),
@@ -57,7 +53,7 @@ spaces or commas) are imported before it listens; one already imported is skippe
       audience: settings.audience,
       publicUrl: flags['public-url'] ?? (() => address),
       logger: {level: flags['log-level']},
-      trustProxy: flags['trust-proxy']?.map((entry) => normalizeAddress(entry)),
+      trustProxy: flags['trust-proxy'],
       limits: {
         requestTimeoutMs: milliseconds(flags['request-timeout']),
         headersTimeoutMs: milliseconds(flags['headers-timeout']),
@@ -88,7 +84,7 @@ spaces or commas) are imported before it listens; one already imported is skippe
   }
 
   /** Every bundle is imported before the server listens; the first bad one stops the start. */
-  private async importPrepared(issuer: LocalIssuer, bundles: readonly {bundle: string; from: string}[]): Promise<void> {
+  private async importPrepared(issuer: Pick<IssuerAdmin, 'importToken'>, bundles: readonly {bundle: string; from: string}[]): Promise<void> {
     for (const {bundle, from} of bundles) {
       const result = await issuer.importToken(bundle).catch((error: unknown) => {
         if (error instanceof CapeError) throw new CapeError(error.code, `${from}: ${error.message}`, {cause: error})

@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {readSecretFromStdin} from '../../cli/stdin.js'
+import {readSecretFromStdin} from '../../credentials/stdin.js'
 import type {TokenRecord} from '../../issuer/types.js'
 
 export interface TokenImportResult {

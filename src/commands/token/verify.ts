@@ -2,9 +2,9 @@ import {Args, Flags} from '@oclif/core'
 
 import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
 import {referrerFlag, requestAddressFlag, scopeFlag} from '../../cli/flags.js'
-import {readSecretFromStdin} from '../../cli/stdin.js'
+import {readSecretFromStdin} from '../../credentials/stdin.js'
 import {escapeForTerminal} from '../../cli/terminal-text.js'
-import {CapeError, EXIT_CODES} from '../../issuer/errors.js'
+import {CapeError, EXIT_CODES} from '../../core/errors.js'
 import type {RateLimitStatus, TokenClaims, VerifyResult} from '../../issuer/types.js'
 
 export type TokenVerifyResult =

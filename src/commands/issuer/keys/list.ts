@@ -2,7 +2,7 @@ import Table from 'cli-table3'
 
 import {BaseCommand} from '../../../cli/base-command.js'
 import {formatDate} from '../../../cli/token-table.js'
-import type {SigningKeyInfo} from '../../../issuer/local-issuer.js'
+import type {SigningKeyInfo} from '../../../issuer/types.js'
 
 export default class IssuerKeysList extends BaseCommand {
   static override summary = "List the issuer's signing keys: the active one, those still verifying, the retired."

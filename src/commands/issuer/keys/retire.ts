@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../../cli/base-command.js'
-import type {SigningKeyInfo} from '../../../issuer/local-issuer.js'
+import type {SigningKeyInfo} from '../../../issuer/types.js'
 
 export default class IssuerKeysRetire extends BaseCommand {
   static override summary = 'Retire a signing key: its tokens stop verifying (unknown_key) and the JWKS drops it.'

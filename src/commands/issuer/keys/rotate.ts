@@ -1,5 +1,5 @@
 import {BaseCommand} from '../../../cli/base-command.js'
-import type {SigningKeyInfo} from '../../../issuer/local-issuer.js'
+import type {SigningKeyInfo} from '../../../issuer/types.js'
 
 export default class IssuerKeysRotate extends BaseCommand {
   static override summary = 'Make a new signing key the active one; the old keys keep verifying their tokens.'

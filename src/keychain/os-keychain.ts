@@ -1,10 +1,9 @@
 import {spawn} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
-import {parseDuration} from '../issuer/duration.js'
-import {CapeError} from '../issuer/errors.js'
+import {parseDuration} from '../core/duration.js'
+import {CapeError} from '../core/errors.js'
 import type {KeychainReply, KeychainRequest} from './keychain-protocol.js'
-import type {SecretStore} from './types.js'
 
 export const KEYCHAIN_SERVICE = 'cape'
 /** What gh settled on: long enough for a healthy Secret Service, short enough not to look hung. */
@@ -34,7 +33,7 @@ export function keychainTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): nu
  * one entry per profile under service "cape". Every call runs in a short-lived child process
  * (keychain-broker.cts) that is killed when it overruns its time limit.
  */
-export class OsKeychain implements SecretStore {
+export class OsKeychain {
   readonly kind = 'keychain'
   private readonly service: string
   private readonly timeoutMs: number

@@ -1,4 +1,4 @@
-import {CapeError, isCapeError} from '../issuer/errors.js'
+import {httpStatusOf, isCapeError} from './errors.js'
 
 /** An error a client may see: status, a stable `error` code and a safe message. Never a stack. */
 export class HttpError extends Error {
@@ -21,29 +21,11 @@ export class HttpError extends Error {
   }
 }
 
-const STATUS_OF: Partial<Record<CapeError['code'], number>> = {
-  invalid_argument: 400,
-  invalid_duration: 400,
-  invalid_scope: 400,
-  input_too_large: 413,
-  missing_input: 400,
-  invalid_bundle: 400,
-  invalid_token: 401,
-  scope_not_allowed: 403,
-  authority_exceeded: 403,
-  token_not_found: 404,
-  token_already_revoked: 409,
-  token_conflict: 409,
-  token_inactive: 409,
-  store_busy: 503,
-  issuer_unavailable: 503,
-}
-
 /** The body and status for anything thrown in a route. Internals become a bare 500. */
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error
   if (isCapeError(error)) {
-    const status = STATUS_OF[error.code]
+    const status = httpStatusOf(error.code)
     if (status === undefined) return new HttpError(500, 'internal', 'the issuer could not complete the request')
     // A 5xx message would name paths and hosts behind the server: the client gets the code only.
     if (status >= 500) return new HttpError(status, error.code, 'the service is briefly unable to check tokens; try again')

@@ -1,5 +1,5 @@
-import type {RateLimitStatus, RequestContext, VerifyOptions, VerifyResult} from '../issuer/types.js'
-import {HttpError} from './http-errors.js'
+import type {RateLimitStatus, RequestContext, VerifyOptions, VerifyResult} from '../core/token.js'
+import {HttpError} from '../core/http-error.js'
 
 export type Principal = Extract<VerifyResult, {valid: true}>
 

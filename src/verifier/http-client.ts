@@ -1,4 +1,4 @@
-import {CapeError} from '../issuer/errors.js'
+import {CapeError} from '../core/errors.js'
 
 /** How long one request to a remote issuer may take, unless the caller says otherwise. */
 export const DEFAULT_TIMEOUT_MS = 5000

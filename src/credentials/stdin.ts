@@ -1,4 +1,4 @@
-import {CapeError} from '../issuer/errors.js'
+import {CapeError} from '../core/errors.js'
 
 /** More than any token needs, little enough to hold in memory. */
 export const MAX_STDIN_BYTES = 64 * 1024
