@@ -12,6 +12,7 @@ import type {IssuerClient, VerifyResult} from '../issuer/types.js'
 import {checkIssuerUrl} from '../verifier/http-client.js'
 import {HttpIssuerClient} from '../remote/http-issuer-client.js'
 import {BaseCommand} from './base-command.js'
+import {escapeForTerminal} from './terminal-text.js'
 import {readSecretFromStdin} from '../credentials/stdin.js'
 import {formatDate} from './token-table.js'
 
@@ -158,8 +159,11 @@ export abstract class CredentialCommand extends BaseCommand {
     const left = expiringWithin(token.expiresAt, Date.now())
     if (left === undefined) return
     const which = token.name === undefined ? `from ${credential.location}` : `"${token.name}"`
+    // The name may come from a remote issuer: nothing in it reaches the terminal as a control.
     process.stderr.write(
-      `Warning: your token ${which} expires in ${describeRemaining(left)} (${formatDate(token.expiresAt!)})${this.fixFor(credential, token.name, 'replace it with')}\n`,
+      escapeForTerminal(
+        `Warning: your token ${which} expires in ${describeRemaining(left)} (${formatDate(token.expiresAt!)})${this.fixFor(credential, token.name, 'replace it with')}`,
+      ) + '\n',
     )
   }
 

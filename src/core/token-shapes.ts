@@ -10,14 +10,31 @@ function isTokenCharacter(character: string): boolean {
   return character === '.' || BASE64URL.includes(character)
 }
 
-export function looksLikeToken(word: string): boolean {
-  if (word.startsWith('cape1.') && word.length > 16) return true
-  if (!word.startsWith('eyJ')) return false
-  const parts = word.split('.')
-  return parts.length === 3 && parts[0]!.length >= 10 && parts[1]!.length > 0
+/**
+ * Where a token stands inside a run of token characters, however it is glued to what is around
+ * it (`x.eyJ...`, `eyJ....`): the first `cape1.` bundle, which runs to the end, or the first
+ * `eyJ` that starts three dot-separated parts. Undefined when there is none.
+ */
+function tokenSpan(run: string): [number, number] | undefined {
+  const bundle = run.indexOf('cape1.')
+  if (bundle !== -1 && run.length - bundle > 16) return [bundle, run.length]
+  let from = run.indexOf('eyJ')
+  while (from !== -1) {
+    const first = run.indexOf('.', from)
+    const second = first === -1 ? -1 : run.indexOf('.', first + 1)
+    if (first - from >= 10 && second > first + 1) {
+      let end = second + 1
+      while (end < run.length && run[end] !== '.') end++
+      return [from, end]
+    }
+
+    from = run.indexOf('eyJ', from + 1)
+  }
+
+  return undefined
 }
 
-/** The text with every token-shaped run of characters replaced by what `hide` makes of it. */
+/** The text with every token in it replaced by what `hide` makes of it. */
 export function redactTokens(text: string, hide: (token: string) => string): string {
   let out = ''
   let index = 0
@@ -30,10 +47,16 @@ export function redactTokens(text: string, hide: (token: string) => string): str
 
     let end = index
     while (end < text.length && isTokenCharacter(text[end]!)) end++
-    const word = text.slice(index, end)
-    out += looksLikeToken(word) ? hide(word) : word
+    out += redactRun(text.slice(index, end), hide)
     index = end
   }
 
   return out
+}
+
+function redactRun(run: string, hide: (token: string) => string): string {
+  const span = tokenSpan(run)
+  if (span === undefined) return run
+  const [start, end] = span
+  return `${run.slice(0, start)}${hide(run.slice(start, end))}${redactRun(run.slice(end), hide)}`
 }

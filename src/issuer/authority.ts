@@ -49,10 +49,16 @@ export function canReach(caller: Authority, target: {subject: string; account: s
   return target.subject === caller.subject && (caller.account === null || target.account === caller.account)
 }
 
-/** Whether a caller may introspect a token that claims this subject and account. */
+/**
+ * Whether a caller may introspect a token that claims this subject and account: within its
+ * reach, or any subject's with scope `introspect`, and, for a caller bound to an account, that
+ * account's only, whatever its scopes.
+ */
 export function mayIntrospect(caller: Authority, claimed: {subject: unknown; account: unknown}): boolean {
+  const account = typeof claimed.account === 'string' ? claimed.account : null
+  if (caller.account !== null && account !== caller.account) return false
   if (grantsScopes(caller.scopes, [INTROSPECT_SCOPE])) return true
-  return typeof claimed.subject === 'string' && canReach(caller, {subject: claimed.subject, account: typeof claimed.account === 'string' ? claimed.account : null})
+  return typeof claimed.subject === 'string' && canReach(caller, {subject: claimed.subject, account})
 }
 
 /** The first axis on which `target` has more than `caller`; undefined when it is within. */

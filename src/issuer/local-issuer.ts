@@ -30,6 +30,7 @@ import type {
   ListTokensOptions,
   PublicJwk,
   Restrictions,
+  RateLimitStatus,
   RevokedToken,
   RevokeTokenOptions,
   RotatedToken,
@@ -41,6 +42,15 @@ import type {
   VerifyOptions,
   VerifyResult,
 } from './types.js'
+
+/** A token a rate-limited token was minted through, and that token's own rate limit. */
+interface RateLimitedAncestor {
+  jti: string
+  rateLimit: NonNullable<Restrictions['rateLimit']>
+}
+
+/** Lineages of rate-limited tokens kept in memory; past this many they are read again. */
+const ANCESTORS_KEPT = 10_000
 
 /** How often a process asks the store whether the key set changed (a rotation, a retirement, an import). */
 const KEY_RECHECK_MS = 1000
@@ -87,6 +97,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
   private keysCheckDue = true
   private readonly keysCheckTimer: NodeJS.Timeout
   private keyEpoch = 0
+  private readonly ancestors = new Map<string, readonly RateLimitedAncestor[]>()
   /** Set when keys changed: the issuer row (its active kid) is read again before signing. */
   private stateStale = false
 
@@ -413,6 +424,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
         onRevokedUse: (jti, at) => this.detectReuse(jti, at),
         countUse: (jti, windowStart) => this.store.countUse(jti, windowStart),
         peekUse: (jti, windowStart) => this.store.peekUse(jti, windowStart),
+        countAncestorUses: (jti, now, purpose) => this.countAncestorUses(jti, now, purpose),
         now: this.now,
       })
       this.verifier = verifier
@@ -436,6 +448,41 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     const header = decodeJsonSegment(token.split('.')[0])
     if (!sameJson(header, headerFor(key.alg, kid)) || !sameJson(claims, claimsFor(stored, key.foreign))) return undefined
     return {name: stored.name, revokedAt: stored.revokedAt, account: stored.account}
+  }
+
+  /**
+   * A token minted through a rate-limited one spends its ancestors' budgets too: otherwise minting
+   * children would multiply the limit. Each ancestor's own window counts the use.
+   */
+  private async countAncestorUses(jti: string, now: number, purpose: 'use' | 'check'): Promise<RateLimitStatus | undefined> {
+    for (const ancestor of await this.rateLimitedAncestors(jti)) {
+      const {maxRequests, timeWindow} = ancestor.rateLimit
+      const windowStart = Math.floor(now / 1000 / timeWindow) * timeWindow
+      const count = purpose === 'use' ? await this.store.countUse(ancestor.jti, windowStart) : (await this.store.peekUse(ancestor.jti, windowStart)) + 1
+      if (count > maxRequests) return {limit: maxRequests, remaining: 0, resetAt: windowStart + timeWindow}
+    }
+
+    return undefined
+  }
+
+  /** A token's lineage never changes, nor do restrictions: read once per token, then kept. */
+  private async rateLimitedAncestors(jti: string): Promise<readonly RateLimitedAncestor[]> {
+    const known = this.ancestors.get(jti)
+    if (known) return known
+    const found: RateLimitedAncestor[] = []
+    const seen = new Set([jti])
+    let parent = (await this.store.getToken(jti))?.parent ?? null
+    while (parent !== null && !seen.has(parent)) {
+      seen.add(parent)
+      const token = await this.store.getToken(parent)
+      const rateLimit = token?.restrictions ? (JSON.parse(token.restrictions) as Restrictions).rateLimit : undefined
+      if (token && rateLimit) found.push({jti: token.jti, rateLimit})
+      parent = token?.parent ?? null
+    }
+
+    if (this.ancestors.size >= ANCESTORS_KEPT) this.ancestors.clear()
+    this.ancestors.set(jti, found)
+    return found
   }
 
   /** GitLab's reuse detection: a rotated-away token used again means it leaked, so its successors go too. */

@@ -59,6 +59,12 @@ export interface VerifierConfig {
   countUse?: (jti: string, windowStart: number) => MaybePromise<number>
   /** The uses counted so far in a window, counting none: for a check. */
   peekUse?: (jti: string, windowStart: number) => MaybePromise<number>
+  /**
+   * Once a rate-limited token's own count allows a use: the same use counted (or, for a check,
+   * read) against the rate limits of the tokens it was minted through, whose budget it spends
+   * too. The first ancestor's status that refuses it, if any.
+   */
+  countAncestorUses?: (jti: string, now: number, purpose: 'use' | 'check') => MaybePromise<RateLimitStatus | undefined>
   now?: () => number
   cacheSize?: number
 }
@@ -149,6 +155,9 @@ export class TokenVerifier {
         rateLimit = await this.windowStatus(counter, claims.jti, restrictions.rateLimit, now, use ? 0 : 1)
         if (rateLimit.remaining < 0) return this.refuse(claims.jti, 'rate_limited', now, options, {...rateLimit, remaining: 0})
         if (!use) rateLimit.remaining += 1
+        const counted = this.config.countAncestorUses?.(claims.jti, now, use ? 'use' : 'check')
+        const ancestor = counted instanceof Promise ? await counted : counted
+        if (ancestor) return this.refuse(claims.jti, 'rate_limited', now, options, ancestor)
       }
     }
 

@@ -84,6 +84,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // The JSON in tokens is never a prototype for anything.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // A URL the router cannot read (bad escapes, a parameter too long): Fastify's own message
+    // would repeat the URL, token and all.
+    frameworkErrors: (error, request, reply) => {
+      const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400
+      const answer = new HttpError(status, 'invalid_request', `cannot read the request for ${loggablePath(request.url)}`)
+      void (reply as FastifyReply).status(answer.statusCode).send(answer.body())
+    },
   })
 
   // RFC 7662 and RFC 7009 requests are form-encoded.
@@ -221,16 +228,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   })
 
-  // RFC 7009: 200 whether or not the token was valid; the caller may revoke the tokens within its
-  // reach (its subject's, its account's). Revoking is not a use: nothing is counted or triggered.
+  // RFC 7009: 200 whether or not the token was valid; the caller revokes only the tokens within
+  // its reach (its subject's, its account's). Any other is answered as an invalid one is, so the
+  // answer tells nothing of another's token. Revoking is not a use: nothing is counted or triggered.
   app.post('/v1/revoke', async (request, reply) => {
     const caller = callerOf(await principal(request, reply, 'api'))
     const token = formToken(request.body)
     const result = await issuer.verifyToken(token, {purpose: 'check'})
-    if (result.valid) {
-      if (!canReach(caller, result)) {
-        throw new HttpError(403, 'access_denied', "that token belongs to another subject or account; only tokens within the caller's reach can be revoked")
-      }
+    if (result.valid && canReach(caller, result)) {
 
       await issuer.revokeToken(result.id).catch((error: unknown) => {
         if ((error as {code?: string}).code !== 'token_already_revoked') throw error

@@ -76,10 +76,12 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX audit_by_token ON audit (jti, id);
   `,
-  // v5: lineage. A token minted through another records it, so revoking can reach its descendants.
+  // v5: lineage. A token minted through another records it, so revoking can reach its descendants,
+  // also through the tokens it replaced by rotation.
   `
   ALTER TABLE tokens ADD COLUMN parent TEXT;
   CREATE INDEX tokens_by_parent ON tokens (parent) WHERE parent IS NOT NULL;
+  CREATE INDEX tokens_by_successor ON tokens (rotated_to) WHERE rotated_to IS NOT NULL;
   `,
 ]
 

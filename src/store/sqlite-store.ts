@@ -123,11 +123,18 @@ export class SqliteStore implements Store {
         `UPDATE tokens SET rotated_to = @next, revoked_at = @at
          WHERE jti = @jti AND rotated_to IS NULL AND (revoked_at IS NULL OR revoked_at > @now)`,
       ),
-      // Every token minted through @jti, and through those: the descendants a cascade revokes.
-      revokeDescendants: db.prepare<{at: number; jti: string}, {jti: string}>(
-        `WITH RECURSIVE descendants (jti) AS (
-           SELECT jti FROM tokens WHERE parent = @jti
-           UNION SELECT tokens.jti FROM tokens JOIN descendants ON tokens.parent = descendants.jti)
+      // The descendants a cascade revokes: every token minted through @jti or through a token it
+      // replaced by rotation (with @successors, also through those that replaced it), and so on down.
+      revokeDescendants: db.prepare<{at: number; jti: string; successors: 0 | 1}, {jti: string}>(
+        `WITH RECURSIVE
+           line (jti) AS (
+             SELECT @jti
+             UNION SELECT tokens.jti FROM tokens JOIN line ON tokens.rotated_to = line.jti
+             UNION SELECT tokens.rotated_to FROM tokens JOIN line ON tokens.jti = line.jti
+               WHERE @successors AND tokens.rotated_to IS NOT NULL),
+           descendants (jti) AS (
+             SELECT tokens.jti FROM tokens JOIN line ON tokens.parent = line.jti
+             UNION SELECT tokens.jti FROM tokens JOIN descendants ON tokens.parent = descendants.jti)
          UPDATE tokens SET revoked_at = @at
          WHERE jti IN descendants AND (revoked_at IS NULL OR revoked_at > @at)
          RETURNING jti`,
@@ -254,7 +261,7 @@ export class SqliteStore implements Store {
             const {changes} = this.statements.revoke.run({at: revokedAt, jti})
             const outcome: RevokeOutcome = changes === 1 ? 'revoked' : this.statements.tokenKid.get(jti) ? 'already_revoked' : 'not_found'
             if (outcome === 'not_found' || !options.cascade) return {outcome, descendants: []}
-            const descendants = this.statements.revokeDescendants.all({at: revokedAt, jti}).map((row) => row.jti)
+            const descendants = this.statements.revokeDescendants.all({at: revokedAt, jti, successors: 0}).map((row) => row.jti)
             return {outcome, descendants}
           })
           .immediate(),
@@ -302,6 +309,8 @@ export class SqliteStore implements Store {
               next = this.statements.successorOf.get(next)?.rotated_to ?? null
             }
 
+            // Whatever was minted through the leaked token, or through any of its line, goes too.
+            for (const row of this.statements.revokeDescendants.all({at, jti, successors: 1})) revoked.push(row.jti)
             return revoked
           })
           .immediate(),

@@ -110,8 +110,8 @@ export interface Store {
    */
   rotateToken(previous: string, next: StoredToken, revokeAt: number): Promise<boolean>
   /**
-   * Revokes, durably, every token rotated from `jti` that is not revoked yet; their ids. A token
-   * never rotated costs one read, never a write.
+   * Revokes, durably, every token rotated from `jti` that is not revoked yet, and every token
+   * minted through any of that line; their ids. A token never rotated costs one read, never a write.
    */
   revokeSuccessors(jti: string, at: number): Promise<string[]>
   /**

@@ -208,12 +208,42 @@ describe('no token gets more than it holds', () => {
       expect((await api(`/v1/tokens/${other.id}/trail`, {bearer: caller.token})).status).toBe(404)
       expect((await api(`/v1/tokens/${other.id}/rotate`, {bearer: caller.token, json: {}})).status).toBe(404)
       expect((await api(`/v1/tokens/${other.id}`, {bearer: caller.token, method: 'DELETE'})).status).toBe(404)
-      expect(await api('/v1/revoke', {bearer: caller.token, form: {token: other.token}})).toMatchObject({status: 403, body: {error: 'access_denied'}})
+      // RFC 7009 answers as for an invalid token: no oracle of another's token, and it stays valid.
+      expect((await api('/v1/revoke', {bearer: caller.token, form: {token: other.token}})).status).toBe(200)
       expect(await whoami(other.token)).toBe(200)
     }
 
     expect((await api(`/v1/tokens/${mine.id}`, {bearer: caller.token})).status).toBe(200)
     expect((await api(`/v1/tokens/${mine.id}`, {bearer: caller.token, method: 'DELETE'})).status).toBe(200)
+  })
+
+  it('shares a rate limit with every token minted through it', async () => {
+    const parent = await mint({scopes: ['tokens', 'api'], account: 'acme', restrictions: {rateLimit: {maxRequests: 5, timeWindow: 3600}}})
+    const children = []
+    for (const name of ['one', 'two']) children.push((await api('/v1/tokens', {bearer: parent.token, json: {name}})).body)
+    expect(children.map((child) => child.restrictions.rateLimit)).toEqual([{maxRequests: 5, timeWindow: 3600}, {maxRequests: 5, timeWindow: 3600}])
+    // Two uses of the parent went into minting; three are left for the parent and its children together.
+    let accepted = 0
+    for (const token of [children[0].token, children[1].token, parent.token, children[0].token, children[1].token, parent.token]) {
+      if ((await whoami(token)) === 200) accepted++
+    }
+
+    expect(accepted).toBe(3)
+  })
+
+  it('revokes what a leaked token minted when its reuse is detected, and cascades through rotations', async () => {
+    const leaked = await mint({scopes: ['tokens', 'api'], account: 'acme'})
+    const minted = (await api('/v1/tokens', {bearer: leaked.token, json: {name: 'thief'}})).body
+    await owner.rotateToken(leaked.id)
+    expect(await whoami(leaked.token)).toBe(401)
+    expect(await whoami(minted.token)).toBe(401)
+
+    const rotated = await mint({scopes: ['tokens', 'api'], account: 'acme'})
+    const child = (await api('/v1/tokens', {bearer: rotated.token, json: {name: 'child'}})).body
+    const successor = await owner.rotateToken(rotated.id)
+    const cascaded = await owner.revokeToken(successor.id, {cascade: true})
+    expect(cascaded.cascaded).toEqual([child.id])
+    expect(await whoami(child.token)).toBe(401)
   })
 
   it('takes `token verify` as a check: a rotated-away token is reported, its successor stays valid', async () => {
@@ -240,10 +270,13 @@ describe('no token gets more than it holds', () => {
     const alice = await mint({scopes: ['api']})
     const aliceBound = await mint({scopes: ['api'], account: 'acme'})
     const aliceGlobex = await mint({scopes: ['api'], account: 'globex'})
-    const gateway = await owner.createToken({name: 'gateway', subject: 'gateway', scopes: ['introspect']})
+    const gateway = await owner.createToken({name: 'gateway', subject: 'gateway', scopes: ['introspect', 'tokens']})
 
     expect((await api('/v1/introspect', {bearer: alice.token, form: {token: bob.token}})).body).toEqual({active: false})
     expect((await api('/v1/introspect', {bearer: aliceBound.token, form: {token: aliceGlobex.token}})).body).toEqual({active: false})
+    // Scope introspect does not lift an account binding.
+    const boundGateway = (await api('/v1/tokens', {bearer: gateway.token, json: {name: 'acme-gw', scopes: ['introspect'], account: 'acme'}})).body
+    expect((await api('/v1/introspect', {bearer: boundGateway.token, form: {token: aliceGlobex.token}})).body).toEqual({active: false})
     expect((await owner.getToken(bob.id)).lastUsedAt).toBeNull()
 
     expect((await api('/v1/introspect', {bearer: alice.token, form: {token: aliceGlobex.token}})).body).toMatchObject({active: true, sub: 'alice'})

@@ -217,6 +217,20 @@ describe('hostile input never hurts', () => {
       const bundle = `cape1.${'A'.repeat(64)}`
       const other = await runCli(['whoami', bundle], {home})
       expect(other.stderr).not.toContain(bundle)
+
+      // Glued to a dot or a prefix, it is still a token (found in review).
+      const signature = admin.token.split('.')[2]!
+      for (const args of [['token', 'show', `${admin.token}.`], ['token', 'show', `x.${admin.token}`], ['token', 'create', '-n', 'a', '--scope', `x.${admin.token}`]]) {
+        const glued = await runCli(args, {home})
+        expect({args: args[0], stderr: glued.stderr.includes(signature)}).toEqual({args: args[0], stderr: false})
+      }
+    })
+
+    it('prints a credential whose unverified exp is past any date, without a crash', async () => {
+      const header = admin.token.split('.')[0]
+      const odd = `${header}.${Buffer.from(JSON.stringify({sub: 'a', jti: 'x', exp: 1e20})).toString('base64url')}.c2ln`
+      const printed = await runCli(['auth', 'token'], {home, env: {CAPE_TOKEN: odd}})
+      expect(printed).toMatchObject({code: 0, stdout: `${odd}\n`})
     })
   })
 
@@ -247,6 +261,16 @@ describe('hostile input never hurts', () => {
       })
       return {socket, closed}
     }
+
+    it('answers a URL the router cannot read in its own words, without repeating a token', async () => {
+      for (const path of [`/v1/tokens/${admin.token}`, `/v1/tokens/${admin.token}%`, `/%ZZ${admin.token}`]) {
+        const response = await fetch(`${url}${path}`)
+        const text = await response.text()
+        expect({path: path.slice(0, 12), status: response.status >= 400 && response.status < 500}).toEqual({path: path.slice(0, 12), status: true})
+        expect(text).not.toContain(admin.token.split('.')[1]!)
+        expect(JSON.parse(text)).toHaveProperty('error')
+      }
+    })
 
     it('has documented default timeouts and a connection limit', () => {
       expect(DEFAULT_LIMITS).toEqual({requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5000, idleTimeoutMs: 60_000, maxConnections: 1024})

@@ -4,6 +4,7 @@ import {describeRemaining, expiringWithin} from '../../credentials/expiry.js'
 import {maskToken} from '../../credentials/display.js'
 import type {CredentialSource} from '../../credentials/types.js'
 import {EXIT_CODES} from '../../core/errors.js'
+import {escapeForTerminal} from '../../cli/terminal-text.js'
 
 export interface AuthStatusResult {
   source: CredentialSource
@@ -77,7 +78,7 @@ export default class AuthStatus extends CredentialCommand {
 
     this.log(lines.join('\n'))
     if (!result.valid && !this.jsonEnabled()) {
-      process.stderr.write(`${(await this.refusal(issuer, credential, result.reason)).message}\n`)
+      process.stderr.write(`${escapeForTerminal((await this.refusal(issuer, credential, result.reason)).message)}\n`)
     }
 
     return status

@@ -1,6 +1,7 @@
 import {CredentialCommand, profileFlag} from '../../cli/credential-command.js'
 import {peekClaims} from '../../credentials/expiry.js'
 import type {Credential, CredentialSource} from '../../credentials/types.js'
+import {LATEST_TIME_MS} from '../../core/duration.js'
 
 export interface AuthTokenResult {
   token: string
@@ -28,7 +29,8 @@ It prints the full token: pipe it, don't paste it.`
   // Printing must not depend on the issuer being reachable, so the expiry is read, not verified.
   private warnFromClaims(credential: Credential): void {
     const claims = peekClaims(credential.token)
-    if (typeof claims?.exp !== 'number') return
+    // Unverified: an exp no date can show is no expiry to warn about.
+    if (typeof claims?.exp !== 'number' || !(Math.abs(claims.exp) <= LATEST_TIME_MS / 1000)) return
     const record = credential.profile === undefined ? undefined : this.profiles().record(credential.profile)
     const name = record && record.tokenId === claims.jti ? record.name : undefined
     this.warnIfExpiringSoon(credential, {name, expiresAt: new Date(claims.exp * 1000).toISOString()})

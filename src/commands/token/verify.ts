@@ -50,7 +50,7 @@ Against an issuer service (--issuer-url) the service introspects it, which count
     if (!result.valid) {
       process.exitCode = EXIT_CODES.failure
       const {reason, rateLimit, successor} = result
-      if (!this.jsonEnabled()) process.stderr.write(`Invalid token: ${reason}${successor ? ` (rotated; replaced by ${successor})` : ''}\n`)
+      if (!this.jsonEnabled()) process.stderr.write(`${escapeForTerminal(`Invalid token: ${reason}${successor ? ` (rotated; replaced by ${successor})` : ''}`)}\n`)
       return {valid: false, reason, ...(rateLimit ? {rateLimit} : {}), ...(successor ? {successor} : {})}
     }
 
