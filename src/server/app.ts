@@ -1,16 +1,16 @@
 import Fastify, {type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions} from 'fastify'
 
+import {checkSeconds, parseDuration} from '../core/duration.js'
+import {HttpError, toHttpError} from '../core/http-error.js'
+import {redactTokens} from '../core/token-shapes.js'
 import {ActingIssuer, callerOf} from '../issuer/acting-issuer.js'
 import {canReach, INTROSPECT_SCOPE, mayIntrospect} from '../issuer/authority.js'
-import {checkSeconds, parseDuration} from '../core/duration.js'
-import {grantsScopes} from '../issuer/rules.js'
 import {checkReferrer} from '../issuer/referrer-pattern.js'
 import {checkRequestAddress} from '../issuer/restrictions.js'
+import {grantsScopes} from '../issuer/rules.js'
 import {decodeJsonSegment} from '../issuer/token-claims.js'
-import {redactTokens} from '../core/token-shapes.js'
 import type {IssuerClient, RequestContext, VerifyResult} from '../issuer/types.js'
 import {authenticateHeader, insufficientScope, rateLimitHeaders, type Principal, type VerifyFunction} from '../verifier/bearer.js'
-import {HttpError, toHttpError} from '../core/http-error.js'
 import {Metrics} from './metrics.js'
 import * as schemas from './schemas.js'
 
@@ -199,8 +199,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // RFC 7662: any invalid token is just {"active": false}; no reason is given away. A resource
   // server may pass its client's `ip` and `referrer` (cape's extension) to have restrictions and
   // rate limits enforced as if the request had come here.
-  // Another subject's token (or, for an account-bound caller, another account's) is introspected
-  // only with scope `introspect`: to any other caller it is just inactive, and its use is not counted.
+  // Another subject's token is introspected only with scope `introspect`, and another account's
+  // never by a caller bound to one: to such a caller it is just inactive, and its use is not counted.
   app.post('/v1/introspect', {schema: {response: {200: schemas.introspection}}}, async (request, reply) => {
     const caller = callerOf(await principal(request, reply, undefined))
     if (!grantsScopes(caller.scopes, ['api']) && !grantsScopes(caller.scopes, [INTROSPECT_SCOPE])) throw insufficientScope('api')
