@@ -1,24 +1,25 @@
-import {userInfo} from 'node:os'
 import {join} from 'node:path'
 
+import {checkSeconds, describeDuration} from '../core/duration.js'
+import {CapeError} from '../core/errors.js'
 import {describeFsError} from '../fs/describe-error.js'
 import {ensurePrivateDir} from '../fs/secure-files.js'
-import {privateKeyStore} from '../keys/private-key-store.js'
-import type {TokenSigner} from '../keys/token-signer.js'
 import {SqliteStore} from '../store/sqlite-store.js'
-import type {Store, StoredIssuer, StoredKey, StoredToken, TokenState} from '../store/types.js'
+import type {Store, StoredIssuer, StoredToken} from '../store/types.js'
 import {AuditRecorder} from './audit-recorder.js'
-import {DEFAULT_ALGORITHM, DEFAULT_AUDIENCE, DEFAULT_ISSUER} from './defaults.js'
-import {checkSeconds, describeDuration, LATEST_TIME_MS} from '../core/duration.js'
-import {CapeError} from '../core/errors.js'
+import {DEFAULT_AUDIENCE, DEFAULT_ISSUER} from './defaults.js'
+import {initializeIssuer, lifetimeWithinPolicy} from './issuer-setup.js'
 import {LastUsedRecorder} from './last-used.js'
-import type {PreparedToken} from './prepared-token.js'
+import {detectReuse, SharedRateLimits} from './lineage.js'
+import {LoadedKeys} from './loaded-keys.js'
+import {exportPreparedToken, importPreparedToken, preparedTokenState} from './prepared-token-exchange.js'
+import {iso, notFound, statusOf, toRecord, toSettings} from './records.js'
 import {LIMITS, normalizeScopes, validateDescription, validateLabel} from './rules.js'
-import {claimsFor, decodeJsonSegment, headerFor, sameJson} from './token-claims.js'
+import {describeSigningKeys, newSigningKey, retireSigningKey} from './signing-keys.js'
+import {claimsFor, decodeJsonSegment} from './token-claims.js'
 import {newTokenId} from './token-id.js'
 import type {TokenVerifier} from './verifier.js'
 import type {
-  Algorithm,
   AuditEvent,
   CreatedToken,
   CreateTokenInput,
@@ -29,31 +30,15 @@ import type {
   Jwks,
   ListTokensOptions,
   PublicJwk,
-  Restrictions,
-  RateLimitStatus,
   RevokedToken,
   RevokeTokenOptions,
   RotatedToken,
   RotateTokenInput,
   SigningKeyInfo,
-  TokenClaims,
   TokenRecord,
-  TokenStatus,
   VerifyOptions,
   VerifyResult,
 } from './types.js'
-
-/** A token a rate-limited token was minted through, and that token's own rate limit. */
-interface RateLimitedAncestor {
-  jti: string
-  rateLimit: NonNullable<Restrictions['rateLimit']>
-}
-
-/** Lineages of rate-limited tokens kept in memory; past this many they are read again. */
-const ANCESTORS_KEPT = 10_000
-
-/** How often a process asks the store whether the key set changed (a rotation, a retirement, an import). */
-const KEY_RECHECK_MS = 1000
 
 export interface LocalIssuerOptions {
   /** The data directory: `cape.db` and `keys/` live here. */
@@ -63,7 +48,9 @@ export interface LocalIssuerOptions {
 }
 
 /**
- * The issuer on this machine: SQLite for metadata and public keys, private keys in 0600 files.
+ * The issuer on this machine: the store for metadata and public keys, private keys in 0600
+ * files or the keychain. The token operations live here; keys and their reloading, signing-key
+ * administration, prepared tokens, set-up and policy, and records each have a file of their own.
  * The crypto (jose, key imports) loads on first use, so listing or revoking never pays for it.
  */
 export class LocalIssuer implements IssuerClient, IssuerAdmin {
@@ -79,7 +66,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     const store = SqliteStore.open(join(options.home, 'cape.db'))
     try {
       const issuer = new LocalIssuer(store, join(options.home, 'keys'), options.now ?? Date.now)
-      await issuer.load()
+      await issuer.keys.load()
       return issuer
     } catch (error) {
       store.close()
@@ -87,45 +74,41 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     }
   }
 
-  private state: StoredIssuer | undefined
-  private signer: Promise<TokenSigner> | undefined
-  private verifier: TokenVerifier | undefined
-  private verifierLoading: Promise<TokenVerifier> | undefined
+  private readonly keys: LoadedKeys
   private readonly lastUsed: LastUsedRecorder
   private readonly audit: AuditRecorder
-  /** Raised once a second by a timer, so the hot path tests a boolean, not the clock. */
-  private keysCheckDue = true
-  private readonly keysCheckTimer: NodeJS.Timeout
-  private keyEpoch = 0
-  private readonly ancestors = new Map<string, readonly RateLimitedAncestor[]>()
-  /** Set when keys changed: the issuer row (its active kid) is read again before signing. */
-  private stateStale = false
+  private readonly rateLimits: SharedRateLimits
 
   private constructor(
     private readonly store: Store,
     private readonly keysDir: string,
     private readonly now: () => number,
   ) {
+    this.keys = new LoadedKeys(store, keysDir, (issuer) => this.makeVerifier(issuer))
     this.lastUsed = new LastUsedRecorder((uses) => this.store.recordLastUsed(uses))
     this.audit = new AuditRecorder((events) => this.store.appendAudit(events))
-    this.keysCheckTimer = setInterval(() => (this.keysCheckDue = true), KEY_RECHECK_MS).unref()
+    this.rateLimits = new SharedRateLimits(store)
   }
 
   /** The issuer's settings, or undefined while it has not been set up. */
   async settings(): Promise<IssuerSettings | undefined> {
-    return this.state && toSettings(this.state)
+    const issuer = this.keys.loadedIssuer
+    return issuer && toSettings(issuer)
   }
 
   /** Sets the issuer up explicitly; refuses when it already exists, since keys and tokens depend on it. */
   async init(input: InitIssuerInput = {}): Promise<IssuerSettings> {
-    if (this.state || !(await this.initialize(input))) {
+    const won = this.keys.loadedIssuer === undefined && (await initializeIssuer(this.store, this.keysDir, input, this.now()))
+    await this.keys.load()
+    const issuer = this.keys.loadedIssuer!
+    if (!won) {
       throw new CapeError(
         'issuer_already_initialized',
-        `the issuer is already set up (iss ${this.state!.issuer}, alg ${this.state!.algorithm}); use another CAPE_HOME for another issuer`,
+        `the issuer is already set up (iss ${issuer.issuer}, alg ${issuer.algorithm}); use another CAPE_HOME for another issuer`,
       )
     }
 
-    return toSettings(this.state!)
+    return toSettings(issuer)
   }
 
   async createToken(input: CreateTokenInput): Promise<CreatedToken> {
@@ -138,16 +121,17 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
       restrictions: input.restrictions ? await restrictionsJson(input.restrictions) : null,
       parent: input.parent ?? null,
     }
+    const lifetime = input.expiresInSeconds === undefined ? undefined : checkSeconds('the lifetime', input.expiresInSeconds)
     const issuer = await this.ensureInitialized()
     const {stored, token} = await this.mint(issuer, {
       ...fields,
       subject: validateLabel('subject', input.subject ?? issuer.defaultSubject, LIMITS.subject),
-      lifetimeSeconds: this.lifetimeWithinPolicy(issuer, input.expiresInSeconds === undefined ? undefined : checkSeconds('the lifetime', input.expiresInSeconds)),
+      lifetimeSeconds: lifetimeWithinPolicy(issuer, lifetime),
       notAfter: input.notAfter,
     })
     // Committed before anyone sees the token: a printed token always verifies.
     await this.store.insertToken(stored, [{jti: stored.jti, at: stored.createdAt, event: 'created', detail: null, count: 1}])
-    return {...this.toRecord(stored), token}
+    return {...toRecord(stored, this.now()), token}
   }
 
   /**
@@ -159,7 +143,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     if (input.graceSeconds !== undefined && input.graceSeconds !== 0) checkSeconds('the grace period', input.graceSeconds)
     const previous = await this.store.getToken(id)
     if (!previous) throw notFound(id)
-    const status = this.statusOf(previous)
+    const status = statusOf(previous, this.now())
     if (status !== 'active') throw new CapeError('token_inactive', `token ${id} is ${status}: there is nothing to rotate`)
     if (previous.rotatedTo !== null) {
       throw new CapeError('token_inactive', `token ${id} was already rotated (to ${previous.rotatedTo})`)
@@ -177,7 +161,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
       restrictions: previous.restrictions,
       // It takes the old one's place in the lineage, so a cascade from its parent still reaches it.
       parent: previous.parent,
-      lifetimeSeconds: this.lifetimeWithinPolicy(issuer, lifetime, {clamp: true}),
+      lifetimeSeconds: lifetimeWithinPolicy(issuer, lifetime, {clamp: true}),
       notAfter: input.notAfter,
     })
     const revokeAt = stored.createdAt + (input.graceSeconds ?? 0) * 1000
@@ -190,7 +174,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
       {jti: previous.jti, at: stored.createdAt, event: 'rotated', detail: `replaced by ${stored.jti}${grace}`, count: 1},
       {jti: stored.jti, at: stored.createdAt, event: 'created', detail: `by rotation of ${previous.jti}`, count: 1},
     ])
-    return {...this.toRecord(stored), token, previous: await this.getToken(previous.jti)}
+    return {...toRecord(stored, this.now()), token, previous: await this.getToken(previous.jti)}
   }
 
   async tokenTrail(id: string): Promise<AuditEvent[]> {
@@ -205,15 +189,16 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
   }
 
   async listTokens(options: ListTokensOptions = {}): Promise<TokenRecord[]> {
-    const listed = await this.store.listTokens({includeRevoked: options.includeRevoked ?? false, subject: options.subject, now: this.now()})
+    const now = this.now()
+    const listed = await this.store.listTokens({includeRevoked: options.includeRevoked ?? false, subject: options.subject, now})
     const tokens = options.account === undefined ? listed : listed.filter((token) => token.account === options.account)
-    return tokens.map((token) => this.toRecord(token))
+    return tokens.map((token) => toRecord(token, now))
   }
 
   async getToken(id: string): Promise<TokenRecord> {
     const token = await this.store.getToken(id)
     if (!token) throw notFound(id)
-    return this.toRecord(token)
+    return toRecord(token, this.now())
   }
 
   /** With `cascade`, its descendants go too; a revoked token can still be cascaded from, to reach children it left alive. */
@@ -238,72 +223,35 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
    * caller waiting on something else, such as the OS keychain, can overlap the two.
    */
   async prepareToVerify(): Promise<void> {
-    await this.loadVerifier()
+    await this.keys.currentVerifier()
   }
 
   verifyToken(token: string, options?: VerifyOptions): Promise<VerifyResult> {
     if (options?.purpose === 'check') return this.checkToken(token, options)
-    if (this.verifier && !(this.keysCheckDue && this.keySetChanged())) return this.verifier.verify(token, options)
-    return this.loadVerifier().then((verifier) => verifier.verify(token, options))
-  }
-
-  /** The owner's check: nothing recorded; a token rotated away names its successor. */
-  private async checkToken(token: string, options: VerifyOptions): Promise<VerifyResult> {
-    this.keySetChanged()
-    const result = await (await this.loadVerifier()).verify(token, options)
-    if (result.valid || result.reason !== 'revoked') return result
-    const jti = decodeJsonSegment(token.split('.')[1])?.jti
-    const successor = typeof jti === 'string' ? (await this.store.getToken(jti))?.rotatedTo : null
-    return successor ? {...result, successor} : result
-  }
-
-  /**
-   * At most once a second, asks the store whether another process rotated, retired or
-   * imported a key. If so, what was loaded is dropped (the verifier with its signature cache, the
-   * signer), so a retired key stops verifying, and a new one starts signing, within a second.
-   */
-  private keySetChanged(): boolean {
-    if (!this.keysCheckDue) return false
-    this.keysCheckDue = false
-    const epoch = this.store.keyEpoch()
-    if (typeof epoch !== 'number' || epoch === this.keyEpoch) return false
-    this.keyEpoch = epoch
-    this.forgetKeys()
-    return true
+    const ready = this.keys.ready
+    if (ready) return ready.verify(token, options)
+    return this.keys.currentVerifier().then((verifier) => verifier.verify(token, options))
   }
 
   /** The signing keys of this issuer, oldest first. */
   async signingKeys(): Promise<SigningKeyInfo[]> {
     const issuer = await this.ensureInitialized()
-    return (await this.store.listKeys())
-      .filter((key) => key.foreign === null)
-      .map((key) => ({
-        kid: key.kid,
-        alg: key.alg,
-        status: key.retiredAt !== null ? 'retired' : key.kid === issuer.activeKid ? 'active' : 'verifying',
-        createdAt: iso(key.createdAt),
-        retiredAt: isoOrNull(key.retiredAt),
-      }))
+    return describeSigningKeys(await this.store.listKeys(), issuer.activeKid)
   }
 
   /** A new active signing key; the old ones keep verifying their tokens and stay in the JWKS. */
   async rotateSigningKey(): Promise<SigningKeyInfo> {
     const issuer = await this.ensureInitialized()
-    const key = await this.newSigningKey(issuer.algorithm, issuer.keyStorage)
+    const key = await newSigningKey(this.keysDir, issuer.algorithm, issuer.keyStorage, this.now())
     await this.store.addActiveKey(key)
-    await this.load()
+    await this.keys.load()
     return (await this.signingKeys()).find((info) => info.kid === key.kid)!
   }
 
   /** Retires a key that no longer signs: its tokens fail with `unknown_key`, the JWKS drops it, its private key is deleted. */
   async retireSigningKey(kid: string): Promise<SigningKeyInfo> {
-    const issuer = await this.ensureInitialized()
-    const outcome = await this.store.retireKey(kid, this.now())
-    if (outcome === 'not_found') throw new CapeError('key_not_found', `no signing key ${kid} of this issuer`)
-    if (outcome === 'active') throw new CapeError('key_active', `key ${kid} is the active key: rotate first ("cape issuer keys rotate")`)
-    if (outcome === 'already_retired') throw new CapeError('key_not_found', `key ${kid} is already retired`)
-    await (await privateKeyStore(issuer.keyStorage, this.keysDir)).remove(kid)
-    await this.load()
+    await retireSigningKey(this.store, this.keysDir, await this.ensureInitialized(), kid, this.now())
+    await this.keys.load()
     return (await this.signingKeys()).find((info) => info.kid === kid)!
   }
 
@@ -311,8 +259,8 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
   async setMaxLifetime(seconds: number | null): Promise<IssuerSettings> {
     await this.ensureInitialized()
     await this.store.setMaxLifetime(seconds)
-    await this.load()
-    return toSettings(this.state!)
+    await this.keys.load()
+    return toSettings(this.keys.loadedIssuer!)
   }
 
   /** This issuer's own public keys; keys imported with prepared tokens belong to other issuers. */
@@ -326,173 +274,48 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     }
   }
 
-  /**
-   * A bundle another issuer (or this one) can import to accept the token: its metadata, iss, aud
-   * and public key. Refused for a revoked or expired token, which no one should prepare.
-   */
-  async exportToken(id: string): Promise<string> {
-    const token = await this.store.getToken(id)
-    if (!token) throw notFound(id)
-    const status = this.statusOf(token)
-    if (status !== 'active') throw new CapeError('token_inactive', `token ${id} is ${status}: there is nothing to export`)
-
-    const key = (await this.store.listKeys()).find((candidate) => candidate.kid === token.kid)
-    const issuer = key?.foreign ?? (this.state && {issuer: this.state.issuer, audience: this.state.audience})
-    if (!key || !issuer) throw new CapeError('key_unavailable', `the key that signed token ${id} is no longer in the store`)
-
-    const {encodePreparedToken} = await import('./prepared-token.js')
-    return encodePreparedToken({
-      v: 1,
-      token: {
-        id: token.jti,
-        name: token.name,
-        description: token.description,
-        subject: token.subject,
-        scopes: token.scopes,
-        account: token.account,
-        restrictions: token.restrictions === null ? null : (JSON.parse(token.restrictions) as Restrictions),
-        createdAt: token.createdAt,
-        expiresAt: token.expiresAt,
-      },
-      issuer: {iss: issuer.issuer, aud: issuer.audience},
-      key: JSON.parse(key.publicJwk) as PreparedToken['key'],
-    })
+  exportToken(id: string): Promise<string> {
+    return exportPreparedToken(this.store, this.keys.loadedIssuer, id, this.now())
   }
 
-  /**
-   * Stores a prepared token so that this issuer accepts it; its key verifies only the tokens
-   * imported with it. Importing the same token again is a no-op and never undoes a revocation.
-   */
   async importToken(bundle: string): Promise<{imported: boolean; token: TokenRecord}> {
-    const {decodePreparedToken} = await import('./prepared-token.js')
-    const {token, key} = await decodePreparedToken(bundle)
-    const existing = await this.store.getToken(token.jti)
-    if (!existing && token.expiresAt !== null && token.expiresAt <= this.now()) {
-      throw new CapeError('token_inactive', `token ${token.jti} expired on ${iso(token.expiresAt)}: there is nothing to import`)
-    }
-
-    const outcome = await this.store.importToken(token, key)
-    if (outcome === 'token_conflict') {
-      throw new CapeError('token_conflict', `another token with id ${token.jti} is already stored here; nothing was imported`)
-    }
-
-    if (outcome === 'key_conflict') {
-      throw new CapeError('token_conflict', `key ${key.kid} is already known here for another issuer or audience; nothing was imported`)
-    }
-
-    if (outcome === 'imported') {
-      await this.store.appendAudit([{jti: token.jti, at: this.now(), event: 'imported', detail: `from ${key.foreign!.issuer}`, count: 1}])
-      await this.load()
-    }
-
-    return {imported: outcome === 'imported', token: await this.getToken(token.jti)}
+    const {id, imported} = await importPreparedToken(this.store, bundle, this.now())
+    if (imported) await this.keys.load()
+    return {imported, token: await this.getToken(id)}
   }
 
   async close(): Promise<void> {
-    clearInterval(this.keysCheckTimer)
+    this.keys.close()
     await Promise.all([this.lastUsed.flush(), this.audit.flush()])
     this.store.close()
   }
 
-  private async load(): Promise<void> {
-    this.keyEpoch = await this.store.keyEpoch()
-    this.state = await this.store.getIssuer()
-    this.forgetKeys()
-    this.stateStale = false
+  /** The owner's check: nothing recorded; a token rotated away names its successor. */
+  private async checkToken(token: string, options: VerifyOptions): Promise<VerifyResult> {
+    const result = await (await this.keys.currentVerifier()).verify(token, options)
+    if (result.valid || result.reason !== 'revoked') return result
+    const jti = decodeJsonSegment(token.split('.')[1])?.jti
+    const successor = typeof jti === 'string' ? (await this.store.getToken(jti))?.rotatedTo : null
+    return successor ? {...result, successor} : result
   }
 
-  /** Whatever was learnt about keys no longer holds: loaded again on next use. */
-  private forgetKeys(): void {
-    this.verifier = undefined
-    this.verifierLoading = undefined
-    this.signer = undefined
-    this.stateStale = true
-  }
-
-  private loadVerifier(): Promise<TokenVerifier> {
-    this.verifierLoading ??= (async () => {
-      const [{TokenVerifier}, {Keyring}] = await Promise.all([import('./verifier.js'), import('../keys/keyring.js')])
-      const verifier = new TokenVerifier({
-        issuer: this.state?.issuer ?? DEFAULT_ISSUER,
-        audience: this.state?.audience ?? DEFAULT_AUDIENCE,
-        keyring: await Keyring.load(await this.store.listKeys()),
-        lookup: (claims, foreignKid, token) =>
-          foreignKid === undefined ? this.store.getTokenState(claims.jti) : this.preparedTokenState(claims, foreignKid, token),
-        onVerified: (jti, at, ip) => this.lastUsed.record(jti, at, ip ?? null),
-        onRefused: (jti, reason, at, request) =>
-          this.audit.record({jti, at, event: 'refused', detail: request?.ip ? `${reason} from ${request.ip}` : reason}),
-        onRevokedUse: (jti, at) => this.detectReuse(jti, at),
-        countUse: (jti, windowStart) => this.store.countUse(jti, windowStart),
-        peekUse: (jti, windowStart) => this.store.peekUse(jti, windowStart),
-        countAncestorUses: (jti, now, purpose) => this.countAncestorUses(jti, now, purpose),
-        now: this.now,
-      })
-      this.verifier = verifier
-      return verifier
-    })().catch((error: unknown) => {
-      this.verifierLoading = undefined
-      throw error
+  private async makeVerifier(issuer: StoredIssuer | undefined): Promise<TokenVerifier> {
+    const [{TokenVerifier}, {Keyring}] = await Promise.all([import('./verifier.js'), import('../keys/keyring.js')])
+    return new TokenVerifier({
+      issuer: issuer?.issuer ?? DEFAULT_ISSUER,
+      audience: issuer?.audience ?? DEFAULT_AUDIENCE,
+      keyring: await Keyring.load(await this.store.listKeys()),
+      lookup: (claims, foreignKid, token) =>
+        foreignKid === undefined ? this.store.getTokenState(claims.jti) : preparedTokenState(this.store, claims, foreignKid, token),
+      onVerified: (jti, at, ip) => this.lastUsed.record(jti, at, ip ?? null),
+      onRefused: (jti, reason, at, request) =>
+        this.audit.record({jti, at, event: 'refused', detail: request?.ip ? `${reason} from ${request.ip}` : reason}),
+      onRevokedUse: (jti, at) => detectReuse(this.store, jti, at),
+      countUse: (jti, windowStart) => this.store.countUse(jti, windowStart),
+      peekUse: (jti, windowStart) => this.store.peekUse(jti, windowStart),
+      countAncestorUses: (jti, now, purpose) => this.rateLimits.countAncestorUses(jti, now, purpose),
+      now: this.now,
     })
-    return this.verifierLoading
-  }
-
-  /**
-   * A key imported with a prepared token vouches for exactly the token exported: the same header
-   * and the same claims, all of them, as its stored metadata gives. Anything else its holder
-   * signs under that jti is a token nobody here granted: `unknown_token`.
-   */
-  private async preparedTokenState(claims: Readonly<TokenClaims>, kid: string, token: string): Promise<TokenState | undefined> {
-    const [stored, keys] = await Promise.all([this.store.getToken(claims.jti), this.store.listKeys()])
-    const key = keys.find((candidate) => candidate.kid === kid)
-    if (!stored || stored.kid !== kid || !key?.foreign) return undefined
-    const header = decodeJsonSegment(token.split('.')[0])
-    if (!sameJson(header, headerFor(key.alg, kid)) || !sameJson(claims, claimsFor(stored, key.foreign))) return undefined
-    return {name: stored.name, revokedAt: stored.revokedAt, account: stored.account}
-  }
-
-  /**
-   * A token minted through a rate-limited one spends its ancestors' budgets too: otherwise minting
-   * children would multiply the limit. Each ancestor's own window counts the use.
-   */
-  private async countAncestorUses(jti: string, now: number, purpose: 'use' | 'check'): Promise<RateLimitStatus | undefined> {
-    for (const ancestor of await this.rateLimitedAncestors(jti)) {
-      const {maxRequests, timeWindow} = ancestor.rateLimit
-      const windowStart = Math.floor(now / 1000 / timeWindow) * timeWindow
-      const count = purpose === 'use' ? await this.store.countUse(ancestor.jti, windowStart) : (await this.store.peekUse(ancestor.jti, windowStart)) + 1
-      if (count > maxRequests) return {limit: maxRequests, remaining: 0, resetAt: windowStart + timeWindow}
-    }
-
-    return undefined
-  }
-
-  /** A token's lineage never changes, nor do restrictions: read once per token, then kept. */
-  private async rateLimitedAncestors(jti: string): Promise<readonly RateLimitedAncestor[]> {
-    const known = this.ancestors.get(jti)
-    if (known) return known
-    const found: RateLimitedAncestor[] = []
-    const seen = new Set([jti])
-    let parent = (await this.store.getToken(jti))?.parent ?? null
-    while (parent !== null && !seen.has(parent)) {
-      seen.add(parent)
-      const token = await this.store.getToken(parent)
-      const rateLimit = token?.restrictions ? (JSON.parse(token.restrictions) as Restrictions).rateLimit : undefined
-      if (token && rateLimit) found.push({jti: token.jti, rateLimit})
-      parent = token?.parent ?? null
-    }
-
-    if (this.ancestors.size >= ANCESTORS_KEPT) this.ancestors.clear()
-    this.ancestors.set(jti, found)
-    return found
-  }
-
-  /** GitLab's reuse detection: a rotated-away token used again means it leaked, so its successors go too. */
-  private async detectReuse(jti: string, at: number): Promise<void> {
-    const revoked = await this.store.revokeSuccessors(jti, at)
-    if (revoked.length === 0) return
-    await this.store.appendAudit([
-      {jti, at, event: 'reuse_detected', detail: `used after its rotation: revoked ${revoked.join(', ')}`, count: 1},
-      ...revoked.map((successor) => ({jti: successor, at, event: 'revoked', detail: `reuse of ${jti} after its rotation`, count: 1})),
-    ])
   }
 
   /** Signs a new token; nothing is stored yet. */
@@ -521,105 +344,18 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
       rotatedTo: null,
       lastUsedIp: null,
     }
-    const token = await (await this.loadSigner(issuer)).sign(claimsFor(stored, issuer))
+    const token = await (await this.keys.signerFor(issuer)).sign(claimsFor(stored, issuer))
     return {stored, token}
   }
 
-  /**
-   * The lifetime a new token gets under the issuer's policy: the maximum when none is asked for,
-   * a refusal when more is asked (or, for a rotation, the maximum).
-   */
-  private lifetimeWithinPolicy(issuer: StoredIssuer, asked: number | undefined, options = {clamp: false}): number | undefined {
-    const max = issuer.maxLifetimeSeconds
-    if (max === null) return asked
-    if (asked === undefined) return max
-    if (asked <= max) return asked
-    if (options.clamp) return max
-    throw new CapeError(
-      'invalid_duration',
-      `a lifetime of ${describeDuration(asked)} is longer than this issuer allows: at most ${describeDuration(max)}`,
-    )
-  }
-
-  private async newSigningKey(algorithm: Algorithm, storage: StoredIssuer['keyStorage']): Promise<StoredKey> {
-    const {generateSigningKey} = await import('../keys/signing-key.js')
-    const key = await generateSigningKey(algorithm)
-    // The private key is stored before its row exists, so a committed key always has its private half.
-    await (await privateKeyStore(storage, this.keysDir)).write(key.kid, key.privateJwk)
-    return {kid: key.kid, alg: algorithm, publicJwk: JSON.stringify(key.publicJwk), createdAt: this.now(), retiredAt: null, foreign: null}
-  }
-
+  /** The issuer as it stands now, set up on first use (the first `token create` on a new CAPE_HOME). */
   private async ensureInitialized(): Promise<StoredIssuer> {
-    this.keySetChanged()
-    if (this.stateStale) await this.load()
-    if (!this.state) await this.initialize({})
-    return this.state!
+    const issuer = await this.keys.currentIssuer()
+    if (issuer) return issuer
+    await initializeIssuer(this.store, this.keysDir, {}, this.now())
+    await this.keys.load()
+    return this.keys.loadedIssuer!
   }
-
-  /**
-   * Creates the first signing key and the issuer row. Several processes may race here on a new
-   * CAPE_HOME: the store lets exactly one win, the others adopt the winner's issuer.
-   */
-  private async initialize(input: InitIssuerInput): Promise<boolean> {
-    const algorithm = input.algorithm ?? DEFAULT_ALGORITHM
-    const issuer = validateLabel('issuer', input.issuer ?? DEFAULT_ISSUER, LIMITS.issuer)
-    const audience = [...new Set(input.audience?.length ? input.audience : DEFAULT_AUDIENCE)].map((entry) =>
-      validateLabel('audience', entry, LIMITS.audience),
-    )
-    const subject = validateLabel('subject', input.defaultSubject ?? defaultSubject(), LIMITS.subject)
-    const maxLifetimeSeconds = input.maxLifetimeSeconds ?? null
-    const keyStorage = input.keyStorage ?? 'file'
-    const key = await this.newSigningKey(algorithm, keyStorage)
-    const won = await this.store.initIssuer(
-      {issuer, audience, algorithm, defaultSubject: subject, activeKid: key.kid, createdAt: key.createdAt, maxLifetimeSeconds, keyStorage},
-      key,
-    )
-    if (!won) await (await privateKeyStore(keyStorage, this.keysDir)).remove(key.kid)
-    await this.load()
-    return won
-  }
-
-  private loadSigner(issuer: StoredIssuer): Promise<TokenSigner> {
-    this.signer ??= Promise.all([import('../keys/token-signer.js'), privateKeyStore(issuer.keyStorage, this.keysDir)])
-      .then(async ([{TokenSigner}, keys]) => TokenSigner.load(await keys.read(issuer.activeKid), issuer.activeKid, issuer.algorithm))
-      .catch((error: unknown) => {
-        // Not cached: a key file put back in place should work on the next call.
-        this.signer = undefined
-        throw error
-      })
-    return this.signer
-  }
-
-  private statusOf(token: StoredToken): TokenStatus {
-    if (![token.createdAt, token.expiresAt, token.revokedAt, token.lastUsedAt].every(renderable)) return 'invalid'
-    if (token.revokedAt !== null && token.revokedAt <= this.now()) return 'revoked'
-    return token.expiresAt !== null && token.expiresAt <= this.now() ? 'expired' : 'active'
-  }
-
-  private toRecord(token: StoredToken): TokenRecord {
-    return {
-      id: token.jti,
-      name: token.name,
-      description: token.description,
-      subject: token.subject,
-      scopes: token.scopes,
-      kid: token.kid,
-      status: this.statusOf(token),
-      createdAt: iso(token.createdAt),
-      expiresAt: isoOrNull(token.expiresAt),
-      revokedAt: isoOrNull(token.revokedAt),
-      lastUsedAt: isoOrNull(token.lastUsedAt),
-      account: token.account,
-      restrictions: token.restrictions === null ? null : JSON.parse(token.restrictions),
-      rotatedTo: token.rotatedTo,
-      lastUsedIp: token.lastUsedIp,
-      parent: token.parent,
-    }
-  }
-}
-
-function toSettings({activeKid: _activeKid, createdAt: _createdAt, ...settings}: StoredIssuer): IssuerSettings {
-  return settings
 }
 
 /** Restrictions as stored, checked and in a stable order. */
@@ -628,20 +364,3 @@ async function restrictionsJson(input: NonNullable<CreateTokenInput['restriction
   const restrictions = normalizeRestrictions(input)
   return restrictions === null ? null : JSON.stringify(restrictions)
 }
-
-function defaultSubject(): string {
-  try {
-    return userInfo().username
-  } catch {
-    return process.env.USER ?? 'cape'
-  }
-}
-
-function notFound(id: string): CapeError {
-  return new CapeError('token_not_found', `no token with id ${id}`)
-}
-
-/** A stored time that a date can show; anything else (a row written before times were bounded) marks its token invalid. */
-const renderable = (ms: number | null): boolean => ms === null || (Number.isSafeInteger(ms) && ms >= 0 && ms <= LATEST_TIME_MS)
-const iso = (ms: number): string => (renderable(ms) ? new Date(ms).toISOString() : 'invalid')
-const isoOrNull = (ms: number | null): string | null => (ms === null || !renderable(ms) ? null : iso(ms))
