@@ -1,6 +1,5 @@
 import type {RateLimitStatus} from '../core/token.js'
 import type {Store} from '../store/types.js'
-import {restrictionsOf} from './records.js'
 import type {Restrictions} from './types.js'
 
 /** What a token's lineage (the tokens it was minted through, the ones it replaced) means for its use. */
@@ -46,7 +45,7 @@ export class SharedRateLimits {
     while (parent !== null && !seen.has(parent)) {
       seen.add(parent)
       const token = await this.store.getToken(parent)
-      const rateLimit = token ? restrictionsOf(token)?.rateLimit : undefined
+      const rateLimit = token?.restrictions?.rateLimit
       if (token && rateLimit) found.push({jti: token.jti, rateLimit})
       parent = token?.parent ?? null
     }

@@ -30,6 +30,7 @@ import type {
   Jwks,
   ListTokensOptions,
   PublicJwk,
+  Restrictions,
   RevokedToken,
   RevokeTokenOptions,
   RotatedToken,
@@ -118,7 +119,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
       description: validateDescription(input.description),
       scopes: normalizeScopes(input.scopes),
       account: input.account === undefined ? null : validateLabel('account', input.account, LIMITS.account),
-      restrictions: input.restrictions ? await restrictionsJson(input.restrictions) : null,
+      restrictions: input.restrictions ? await checkedRestrictions(input.restrictions) : null,
       parent: input.parent ?? null,
     }
     const lifetime = input.expiresInSeconds === undefined ? undefined : checkSeconds('the lifetime', input.expiresInSeconds)
@@ -358,9 +359,8 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
   }
 }
 
-/** Restrictions as stored, checked and in a stable order. */
-async function restrictionsJson(input: NonNullable<CreateTokenInput['restrictions']>): Promise<string | null> {
+/** Restrictions as stored: checked, and in a stable order. */
+async function checkedRestrictions(input: NonNullable<CreateTokenInput['restrictions']>): Promise<Restrictions | null> {
   const {normalizeRestrictions} = await import('./restrictions.js')
-  const restrictions = normalizeRestrictions(input)
-  return restrictions === null ? null : JSON.stringify(restrictions)
+  return normalizeRestrictions(input)
 }

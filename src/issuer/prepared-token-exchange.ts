@@ -2,7 +2,7 @@ import {CapeError} from '../core/errors.js'
 import type {TokenClaims, TokenState} from '../core/token.js'
 import type {Store, StoredIssuer} from '../store/types.js'
 import type {PreparedToken} from './prepared-token.js'
-import {iso, notFound, restrictionsOf, statusOf} from './records.js'
+import {iso, notFound, statusOf} from './records.js'
 import {claimsFor, decodeJsonSegment, headerFor, sameJson} from './token-claims.js'
 
 /** Prepared tokens (EmailEngine's): a token exported here to be accepted elsewhere, and imported from elsewhere. */
@@ -31,7 +31,7 @@ export async function exportPreparedToken(store: Store, own: StoredIssuer | unde
       subject: token.subject,
       scopes: token.scopes,
       account: token.account,
-      restrictions: restrictionsOf(token),
+      restrictions: token.restrictions,
       createdAt: token.createdAt,
       expiresAt: token.expiresAt,
     },

@@ -139,19 +139,14 @@ function checkedToken(
       subject: validateLabel('subject', subject, LIMITS.subject),
       scopes: scopes.map((scope) => validateScope(scope)),
       account: account === null ? null : validateLabel('account', account, LIMITS.account),
-      restrictions: restrictionsJson(restrictions),
+      // Kept exactly as signed: the token must match them claim for claim.
+      restrictions: restrictions ? normalizeRestrictions(restrictions, {signed: true}) : null,
       createdAt,
       expiresAt,
     }
   } catch (error) {
     invalid((error as Error).message)
   }
-}
-
-function restrictionsJson(restrictions: Restrictions | null | undefined): string | null {
-  // Kept exactly as signed: the token must match them claim for claim.
-  const normalized = restrictions ? normalizeRestrictions(restrictions, {signed: true}) : null
-  return normalized === null ? null : JSON.stringify(normalized)
 }
 
 function invalid(why: string): never {

@@ -1,6 +1,6 @@
 import {LATEST_TIME_MS} from '../core/duration.js'
 import {CapeError} from '../core/errors.js'
-import type {IssuerSettings, Restrictions, TokenRecord, TokenStatus} from '../core/token.js'
+import type {IssuerSettings, TokenRecord, TokenStatus} from '../core/token.js'
 import type {StoredIssuer, StoredToken} from '../store/types.js'
 
 /** What the store keeps, as callers see it: pure functions of a row and the time. */
@@ -25,15 +25,11 @@ export function toRecord(token: StoredToken, now: number): TokenRecord {
     revokedAt: isoOrNull(token.revokedAt),
     lastUsedAt: isoOrNull(token.lastUsedAt),
     account: token.account,
-    restrictions: restrictionsOf(token),
+    restrictions: token.restrictions,
     rotatedTo: token.rotatedTo,
     lastUsedIp: token.lastUsedIp,
     parent: token.parent,
   }
-}
-
-export function restrictionsOf(token: StoredToken): Restrictions | null {
-  return token.restrictions === null ? null : (JSON.parse(token.restrictions) as Restrictions)
 }
 
 export function toSettings({activeKid: _activeKid, createdAt: _createdAt, ...settings}: StoredIssuer): IssuerSettings {

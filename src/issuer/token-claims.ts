@@ -1,5 +1,5 @@
 import type {StoredToken} from '../store/types.js'
-import type {Algorithm, Restrictions, TokenClaims} from './types.js'
+import type {Algorithm, TokenClaims} from './types.js'
 
 /** The iss and aud a token carries: this issuer's, or, for an imported token, its own issuer's. */
 export interface ClaimedIssuer {
@@ -22,7 +22,7 @@ export function claimsFor(token: StoredToken, issuer: ClaimedIssuer): TokenClaim
     iss: issuer.issuer,
     jti: token.jti,
     nbf: issuedAt,
-    ...(token.restrictions === null ? {} : {restrictions: JSON.parse(token.restrictions) as Restrictions}),
+    ...(token.restrictions === null ? {} : {restrictions: token.restrictions}),
     scope: token.scopes.join(' '),
     sub: token.subject,
   }

@@ -1,4 +1,4 @@
-import type {Algorithm} from '../core/token.js'
+import type {Algorithm, Restrictions} from '../core/token.js'
 import {openDatabase, translateSqliteError, type SqliteDatabase} from './database.js'
 import type {
   ImportOutcome,
@@ -431,7 +431,7 @@ function tokenRow(token: StoredToken): TokenRow {
     revoked_at: token.revokedAt,
     last_used_at: token.lastUsedAt,
     account: token.account,
-    restrictions: token.restrictions,
+    restrictions: token.restrictions === null ? null : JSON.stringify(token.restrictions),
     rotated_to: token.rotatedTo,
     last_used_ip: token.lastUsedIp,
     parent: token.parent,
@@ -466,7 +466,8 @@ function toToken(row: TokenRow): StoredToken {
     revokedAt: row.revoked_at,
     lastUsedAt: row.last_used_at,
     account: row.account,
-    restrictions: row.restrictions,
+    // The one place the JSON column is read.
+    restrictions: row.restrictions === null ? null : (JSON.parse(row.restrictions) as Restrictions),
     rotatedTo: row.rotated_to,
     lastUsedIp: row.last_used_ip,
     parent: row.parent,

@@ -1,4 +1,4 @@
-import type {Algorithm, KeyStorage, MaybePromise, TokenState} from '../core/token.js'
+import type {Algorithm, KeyStorage, MaybePromise, Restrictions, TokenState} from '../core/token.js'
 
 export type {MaybePromise, TokenState}
 
@@ -21,8 +21,7 @@ export interface StoredToken {
   lastUsedAt: number | null
   /** The one account the token may act on; null for any. */
   account: string | null
-  /** JSON of Restrictions, or null. */
-  restrictions: string | null
+  restrictions: Restrictions | null
   rotatedTo: string | null
   lastUsedIp: string | null
   /** The token this one was minted through; null when the issuer's owner made it. */
