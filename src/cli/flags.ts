@@ -1,9 +1,20 @@
 import {Flags} from '@oclif/core'
 
 import {parseDuration} from '../core/duration.js'
+import {CapeError} from '../core/errors.js'
 import {checkReferrer} from '../issuer/referrer-pattern.js'
 import {checkRequestAddress, normalizeAddress, parseRateLimit} from '../issuer/restrictions.js'
 import {validateScope} from '../issuer/rules.js'
+
+/** A server timeout, in seconds: a duration of at most a day (Node's timers take no more). */
+export const timeoutFlag = Flags.custom<number>({
+  helpValue: '<duration>',
+  parse: async (input) => {
+    const seconds = parseDuration(input)
+    if (seconds > 86_400) throw new CapeError('invalid_duration', `invalid timeout "${input}": at most 1d`)
+    return seconds
+  },
+})
 
 /** A lifetime such as 30d or 1h30m, in seconds; a bad one fails while flags are parsed. */
 export const durationFlag = Flags.custom<number>({

@@ -1,6 +1,7 @@
 import Fastify, {type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions} from 'fastify'
 
 import {checkSeconds, parseDuration} from '../core/duration.js'
+import {CapeError} from '../core/errors.js'
 import {HttpError, toHttpError} from '../core/http-error.js'
 import {redactTokens} from '../core/token-shapes.js'
 import {ActingIssuer, callerOf} from '../issuer/acting-issuer.js'
@@ -29,6 +30,18 @@ export interface ServerLimits {
   idleTimeoutMs: number
   /** Connections beyond this many are refused at once. */
   maxConnections: number
+}
+
+/**
+ * The largest each limit may be: Node arms socket timers with 32-bit milliseconds, and a longer
+ * timeout would silently become 1 ms.
+ */
+export const MAX_LIMITS: ServerLimits = {
+  requestTimeoutMs: 86_400_000,
+  headersTimeoutMs: 86_400_000,
+  keepAliveTimeoutMs: 86_400_000,
+  idleTimeoutMs: 86_400_000,
+  maxConnections: 1_000_000,
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -265,7 +278,15 @@ function seconds(value: number | string | undefined): number | undefined {
 
 function withDefaults(given: AppOptions['limits']): ServerLimits {
   const limits = {...DEFAULT_LIMITS}
-  for (const key of Object.keys(limits) as Array<keyof ServerLimits>) limits[key] = given?.[key] ?? limits[key]
+  for (const key of Object.keys(limits) as Array<keyof ServerLimits>) {
+    const value = given?.[key] ?? limits[key]
+    if (!Number.isSafeInteger(value) || value < 1 || value > MAX_LIMITS[key]) {
+      throw new CapeError('invalid_argument', `the server's ${key} must be a whole number from 1 to ${MAX_LIMITS[key]}`)
+    }
+
+    limits[key] = value
+  }
+
   return limits
 }
 

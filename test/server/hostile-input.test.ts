@@ -272,6 +272,18 @@ describe('hostile input never hurts', () => {
       }
     })
 
+    it('refuses timeouts Node cannot arm (they would become 1 ms), at the flag and in buildApp', async () => {
+      const settings = (await issuer.settings())!
+      const common = {issuer, issuerIdentifier: settings.issuer, audience: settings.audience, publicUrl: 'http://127.0.0.1'}
+      for (const limits of [{idleTimeoutMs: 30 * 86_400_000}, {keepAliveTimeoutMs: 0}, {requestTimeoutMs: 1.5}, {maxConnections: -1}]) {
+        await expect(buildApp({...common, limits})).rejects.toMatchObject({code: 'invalid_argument'})
+      }
+
+      const flag = await runCli(['issuer', 'serve', '--port', '0', '--idle-timeout', '30d'], {home})
+      expect(flag.code).toBe(2)
+      expect(flag.stderr).toMatch(/^Error: --idle-timeout: invalid timeout "30d": at most 1d/)
+    })
+
     it('has documented default timeouts and a connection limit', () => {
       expect(DEFAULT_LIMITS).toEqual({requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5000, idleTimeoutMs: 60_000, maxConnections: 1024})
       expect(app.server.requestTimeout).toBe(30_000)

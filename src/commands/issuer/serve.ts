@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {CapeError} from '../../core/errors.js'
 import type {IssuerAdmin} from '../../issuer/types.js'
-import {addressFlag, durationFlag} from '../../cli/flags.js'
+import {addressFlag, timeoutFlag} from '../../cli/flags.js'
 
 export default class IssuerServe extends BaseCommand {
   static override enableJsonFlag = false
@@ -24,10 +24,10 @@ spaces or commas) are imported before it listens; one already imported is skippe
     'public-url': Flags.string({description: 'the URL clients reach this server at (default: http://HOST:PORT)'}),
     'log-level': Flags.option({options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const, default: 'info'})(),
     'trust-proxy': addressFlag({description: 'a proxy (address or CIDR range) whose X-Forwarded-For gives the client address (repeatable)'}),
-    'request-timeout': durationFlag({description: 'a request (headers and body) taking longer is cut off [default: 30s]', helpGroup: 'LIMITS'}),
-    'headers-timeout': durationFlag({description: "a request's headers taking longer are cut off [default: 10s]", helpGroup: 'LIMITS'}),
-    'keep-alive-timeout': durationFlag({description: 'an idle kept-alive connection is closed after this [default: 5s]', helpGroup: 'LIMITS'}),
-    'idle-timeout': durationFlag({description: 'a connection on which nothing moves is closed after this [default: 60s]', helpGroup: 'LIMITS'}),
+    'request-timeout': timeoutFlag({description: 'a request (headers and body) taking longer is cut off [default: 30s]', helpGroup: 'LIMITS'}),
+    'headers-timeout': timeoutFlag({description: "a request's headers taking longer are cut off [default: 10s]", helpGroup: 'LIMITS'}),
+    'keep-alive-timeout': timeoutFlag({description: 'an idle kept-alive connection is closed after this [default: 5s]', helpGroup: 'LIMITS'}),
+    'idle-timeout': timeoutFlag({description: 'a connection on which nothing moves is closed after this [default: 60s]', helpGroup: 'LIMITS'}),
     'max-connections': Flags.integer({description: 'connections beyond this many are refused [default: 1024]', min: 1, max: 1_000_000, helpGroup: 'LIMITS'}),
     'prepared-token': Flags.string({
       description: 'a bundle from "cape token export" to import at start-up (repeatable; also CAPE_PREPARED_TOKEN)',
