@@ -11,6 +11,12 @@ import type {
   VerifyResult,
 } from './types.js'
 
+/**
+ * How many generations of tokens may be minted through tokens. Every use of a rate-limited token
+ * also counts in each ancestor's window, so a deeper lineage would make one request many writes.
+ */
+export const MAX_LINEAGE_DEPTH = 8
+
 /** The caller behind a request: a token that verified, its id and its authority. */
 export interface Caller extends Authority {
   id: string
@@ -67,8 +73,9 @@ export class ActingIssuer {
   }
 
   /** A token for the caller's subject, within its authority, recorded as its child. */
-  createToken(request: MintRequest): Promise<CreatedToken> {
+  async createToken(request: MintRequest): Promise<CreatedToken> {
     const granted = delegate(this.caller, request, this.now())
+    await this.checkDepth()
     return this.issuer.createToken({
       name: request.name,
       description: request.description,
@@ -76,6 +83,20 @@ export class ActingIssuer {
       ...granted,
       parent: this.caller.id,
     })
+  }
+
+  /** Refuses to mint through a token that is itself MAX_LINEAGE_DEPTH generations down. */
+  private async checkDepth(): Promise<void> {
+    let parent = (await this.issuer.getToken(this.caller.id)).parent
+    for (let depth = 1; parent !== null; depth++) {
+      if (depth >= MAX_LINEAGE_DEPTH) {
+        throw new CapeError('authority_exceeded', `tokens can be minted through tokens at most ${MAX_LINEAGE_DEPTH} generations deep (depth)`, {
+          reason: 'depth',
+        })
+      }
+
+      parent = (await this.issuer.getToken(parent)).parent
+    }
   }
 
   /** Only a token within the caller's authority; the new one ends no later than the caller. */

@@ -231,6 +231,18 @@ describe('no token gets more than it holds', () => {
     expect(accepted).toBe(3)
   })
 
+  it('bounds how deep tokens may be minted through tokens', async () => {
+    let current = await mint({scopes: ['tokens', 'api'], account: 'acme'})
+    for (let generation = 1; generation <= 8; generation++) {
+      const child = await api('/v1/tokens', {bearer: current.token, json: {name: `generation ${generation}`, scopes: ['tokens', 'api']}})
+      expect({generation, status: child.status}).toEqual({generation, status: 201})
+      current = child.body
+    }
+
+    const tooDeep = await api('/v1/tokens', {bearer: current.token, json: {name: 'generation 9', scopes: ['tokens', 'api']}})
+    expect(tooDeep).toMatchObject({status: 403, body: {error: 'authority_exceeded', reason: 'depth'}})
+  })
+
   it('revokes what a leaked token minted when its reuse is detected, and cascades through rotations', async () => {
     const leaked = await mint({scopes: ['tokens', 'api'], account: 'acme'})
     const minted = (await api('/v1/tokens', {bearer: leaked.token, json: {name: 'thief'}})).body
