@@ -1,5 +1,5 @@
-import {type Authority, authorityOf, canReach, checkRotation, delegate, type DelegationRequest} from './authority.js'
 import {CapeError} from '../core/errors.js'
+import {type Authority, authorityOf, canReach, checkRotation, delegate, type DelegationRequest} from './authority.js'
 import type {
   AuditEvent,
   CreatedToken,
