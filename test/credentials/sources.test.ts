@@ -74,13 +74,17 @@ describe.skipIf(!keychainTestsEnabled)('where the caller’s token comes from', 
     expect(onTty.output).not.toContain(tokens.prompt)
     expect(onTty.output).toMatch(/source: prompt/)
     expect(onTty.code).toBe(0)
+  })
 
+  it('asks at no prompt under --no-input or --json, even on a terminal', async () => {
     for (const refusal of [['--no-input'], ['--json']]) {
       const result = await runOnTty(['whoami', ...refusal], dir.home, {...keychain.env, CI: ''}, tokens.prompt!)
       expect(result.code).toBe(4)
       expect(result.output).not.toContain('Paste your cape token')
     }
+  })
 
+  it('asks at no prompt in CI, even on a terminal', async () => {
     const inCi = await runOnTty(['whoami'], dir.home, {...keychain.env, CI: 'true'}, tokens.prompt!)
     expect(inCi.code).toBe(4)
   })

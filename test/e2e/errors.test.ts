@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {parseJson, runCli, tempHome, tokenFrom, type CliResult} from '../helpers/cli.js'
+import {parseJson, runCli, runCliProcess, tempHome, tokenFrom, type CliResult} from '../helpers/cli.js'
 
 /** One clear line on stderr: no stack trace, no oclif decoration. */
 function expectOneLineError(result: CliResult, code: number, pattern: RegExp): void {
@@ -109,7 +109,8 @@ describe('a database locked by another process', () => {
       expect((await runCli(['token', 'create', '-n', 'before'], {home: dir.home})).code).toBe(0)
       const holder = new Database(join(dir.home, 'cape.db'))
       holder.exec('BEGIN EXCLUSIVE')
-      const waiting = runCli(['token', 'create', '-n', 'waited'], {home: dir.home})
+      // Another process: one in this process would block the event loop that must COMMIT.
+      const waiting = runCliProcess(['token', 'create', '-n', 'waited'], {home: dir.home})
       await new Promise((resolve) => setTimeout(resolve, 1000))
       holder.exec('COMMIT')
       expect((await waiting).code).toBe(0)

@@ -3,6 +3,8 @@ import {mkdtempSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 
+import {runInProcess} from './in-process.js'
+
 export const ROOT = resolve(import.meta.dirname, '../..')
 export const BIN = join(ROOT, 'bin/run.js')
 
@@ -36,8 +38,21 @@ export function cliEnv(home: string, overrides: Record<string, string | undefine
   return env
 }
 
+/**
+ * Runs the built CLI's commands on a real CAPE_HOME, no TTY: in this process (see
+ * `in-process.ts`), or as a real process when CAPE_TEST_SPAWN=1 asks every test to be one.
+ */
+export async function runCli(args: readonly string[], options: RunOptions): Promise<CliResult> {
+  if (process.env.CAPE_TEST_SPAWN === '1') return runCliProcess(args, options)
+  return runInProcess(ROOT, args, {
+    env: cliEnv(options.home, options.env),
+    cwd: options.cwd ?? nearestDirectory(dirname(options.home)),
+    input: options.input ?? '',
+  })
+}
+
 /** Runs the built CLI as a user would: a real process, a real CAPE_HOME, no TTY. */
-export function runCli(args: readonly string[], options: RunOptions): Promise<CliResult> {
+export function runCliProcess(args: readonly string[], options: RunOptions): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: cliEnv(options.home, options.env),
