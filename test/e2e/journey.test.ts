@@ -1,8 +1,8 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {parseJson, runCli, tempHome, tokenFrom} from '../helpers/cli.js'
+import {parseJson, runCli, runCliProcess, tempHome, tokenFrom} from '../helpers/cli.js'
 
-describe('the user journey through bin/run.js', () => {
+describe('the user journey', () => {
   const dir = tempHome()
   const run = (args: string[], input?: string) => runCli(args, {home: dir.home, input})
   let token = ''
@@ -106,6 +106,31 @@ describe('the user journey through bin/run.js', () => {
     const {keys} = parseJson(jwks.stdout)
     expect(keys).toEqual([{kty: 'OKP', crv: 'Ed25519', x: expect.any(String), kid: expect.any(String), alg: 'EdDSA', use: 'sig'}])
     expect(keys[0]).not.toHaveProperty('d')
+  })
+})
+
+// The rest of the suite runs the commands in-process; this is the same path through bin/run.js.
+describe('the journey as real processes of bin/run.js', () => {
+  it('creates, lists, verifies from stdin, deletes, and exits with the documented codes', async () => {
+    const dir = tempHome()
+    const run = (args: string[], input?: string) => runCliProcess(args, {home: dir.home, input})
+    try {
+      const created = await run(['token', 'create', '--name', 'laptop'])
+      expect(created.code).toBe(0)
+      const token = tokenFrom(created.stdout)
+      const {jti} = parseJson<{jti: string}>(Buffer.from(token.split('.')[1]!, 'base64url').toString())
+
+      const listed = await run(['token', 'list'])
+      expect(listed.code).toBe(0)
+      expect(listed.stdout).toContain(`│ ${jti} │ laptop`)
+      expect(listed.stdout).not.toContain(token.split('.')[2])
+
+      expect(await run(['token', 'verify', '-'], `${token}\n`)).toMatchObject({code: 0, stdout: expect.stringContaining(`Valid token ${jti}`)})
+      expect(await run(['token', 'delete', jti])).toMatchObject({code: 0, stdout: `Deleted token ${jti}\n`})
+      expect(await run(['token', 'verify', '-'], token)).toMatchObject({code: 1, stderr: 'Invalid token: revoked\n'})
+    } finally {
+      dir.cleanup()
+    }
   })
 })
 
