@@ -129,5 +129,6 @@ describe('a database locked by another process', () => {
     } finally {
       dir.cleanup()
     }
-  }, 30_000)
+    // A real process and SQLite's 5 s busy timeout waited out once.
+  }, 60_000)
 })

@@ -6,7 +6,8 @@ import {BIN, cliEnv, parseJson, runCli, tempHome} from '../helpers/cli.js'
 import {startServe, type ServeProcess} from '../helpers/serve.js'
 import {createToken} from '../helpers/tokens.js'
 
-describe('cape issuer serve', () => {
+// Real processes, up to three server starts in a test: a start-up budget, not a unit test's.
+describe('cape issuer serve', {timeout: 60_000}, () => {
   let dir: ReturnType<typeof tempHome>
   beforeEach(() => {
     dir = tempHome()
