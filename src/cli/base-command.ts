@@ -36,7 +36,7 @@ export abstract class BaseCommand extends Command {
     // A failed parse is still a parse: without this oclif adds an "UnparsedCommand" warning
     // under NODE_ENV=development or test.
     this.parsed = true
-    const {exitCode, ...report} = reportError(error)
+    const {exitCode, ...report} = reportError(error, this.config.bin)
     process.exitCode = exitCode
     if (this.jsonEnabled()) {
       this.logJson({error: report})

@@ -11,10 +11,13 @@ export interface ErrorReport {
   reason?: string
 }
 
-/** Turns anything thrown into one line a user can read, a stable code and an exit status. */
-export function reportError(error: unknown): ErrorReport {
+/**
+ * Turns anything thrown into one line a user can read, a stable code and an exit status. The
+ * commands it names are written under `bin`, the binary the user runs them as.
+ */
+export function reportError(error: unknown, bin: string): ErrorReport {
   if (isCapeError(error)) {
-    const report: ErrorReport = {code: error.code, message: oneLine(error.message), exitCode: error.exitCode}
+    const report: ErrorReport = {code: error.code, message: oneLine(error.wording.for(bin)), exitCode: error.exitCode}
     if (error.reason !== undefined) report.reason = error.reason
     return report
   }

@@ -1,3 +1,5 @@
+import {PACKAGE_BIN, Wording} from './wording.js'
+
 /**
  * Every failure a user can act on is a CapeError with a stable `code`. Callers switch on the
  * code, never on the message; the CLI maps the code's exit status through EXIT_CODES.
@@ -70,9 +72,16 @@ export class CapeError extends Error {
   readonly exitCode: ExitCode
   /** For a refused token: the verification reason code, so scripts need not parse the message. */
   readonly reason: string | undefined
+  /**
+   * The message with the commands it names kept apart, for the CLI to word under its own binary.
+   * `message` names the package's own (`cape`), the one a library or HTTP caller would install.
+   */
+  readonly wording: Wording
 
-  constructor(code: ErrorCode, message: string, options?: {cause?: unknown; reason?: string}) {
-    super(message, options)
+  constructor(code: ErrorCode, message: string | Wording, options?: {cause?: unknown; reason?: string}) {
+    const wording = Wording.of(message)
+    super(wording.for(PACKAGE_BIN), options)
+    this.wording = wording
     this.code = code
     this.exitCode = ERRORS[code].exit
     this.reason = options?.reason

@@ -4,6 +4,7 @@ import {join} from 'node:path'
 import {describeFsError} from '../fs/describe-error.js'
 import {ensurePrivateDir, writePrivateFileAtomic} from '../fs/secure-files.js'
 import {CapeError} from '../core/errors.js'
+import {command, wording} from '../core/wording.js'
 import type {SecretStore} from './types.js'
 
 /**
@@ -34,7 +35,7 @@ export class InsecureFileStore implements SecretStore {
       if ((statSync(path).mode & 0o077) !== 0) {
         throw new CapeError(
           'credentials_unavailable',
-          `${path} is readable by other users: run "chmod 600 ${path}" or "cape logout", then log in again`,
+          wording`${path} is readable by other users: run "chmod 600 ${path}" or "${command('logout')}", then log in again`,
         )
       }
 

@@ -1,4 +1,5 @@
 import {CapeError, isCapeError} from '../core/errors.js'
+import {command, Wording, wording} from '../core/wording.js'
 import {dotenvPath, readDotenvValue} from './dotenv.js'
 import {DEFAULT_PROFILE, type ProfileRecord} from './profiles.js'
 import type {Credential, SecretStore} from './types.js'
@@ -37,7 +38,7 @@ export async function resolveCredential(input: ResolveInput): Promise<Credential
   const fromDotenv = readDotenvValue(input.cwd, 'CAPE_TOKEN')
   if (fromDotenv) return {token: fromDotenv, source: 'dotenv', location: `CAPE_TOKEN in ${dotenvPath(input.cwd)}`}
 
-  const notes: string[] = []
+  const notes: Wording[] = []
   const stored = await readStored(input, notes)
   if (stored) return stored
 
@@ -49,7 +50,7 @@ export async function resolveCredential(input: ResolveInput): Promise<Credential
 /** The token stored for a profile (keychain, then file), or undefined. Errors of the store it lives in surface. */
 export async function readStored(
   input: Pick<ResolveInput, 'profile' | 'record' | 'keychain' | 'file'>,
-  notes: string[] = [],
+  notes: Wording[] = [],
 ): Promise<Credential | undefined> {
   const {profile, record} = input
   // A profile saved to the file never asks the keychain, so a machine without one pays nothing.
@@ -57,11 +58,11 @@ export async function readStored(
     try {
       const token = await input.keychain.get(profile)
       if (token) return {token, source: 'keychain', profile, location: input.keychain.describe(profile)}
-      if (record?.storage === 'keychain') notes.push(`${input.keychain.describe(profile)} no longer holds its token`)
+      if (record?.storage === 'keychain') notes.push(Wording.of(`${input.keychain.describe(profile)} no longer holds its token`))
     } catch (error) {
       // It was saved there: say that the keychain failed, not that nobody is logged in.
       if (record?.storage === 'keychain' || !isCapeError(error)) throw error
-      notes.push(error.message)
+      notes.push(error.wording)
     }
   }
 
@@ -70,12 +71,9 @@ export async function readStored(
   return undefined
 }
 
-function notLoggedIn(profile: string, notes: readonly string[]): CapeError {
+function notLoggedIn(profile: string, notes: readonly Wording[]): CapeError {
   const which = profile === DEFAULT_PROFILE ? '' : ` (profile "${profile}")`
-  const login = profile === DEFAULT_PROFILE ? 'cape login' : `cape login --profile ${profile}`
-  const why = notes.length > 0 ? ` (${notes.join('; ')})` : ''
-  return new CapeError(
-    'not_logged_in',
-    `not logged in${which}${why}: run "${login}", pass --token, or set CAPE_TOKEN`,
-  )
+  const login = profile === DEFAULT_PROFILE ? command('login') : command('login', '--profile', profile)
+  const why = notes.length > 0 ? wording` (${Wording.join(notes, '; ')})` : ''
+  return new CapeError('not_logged_in', wording`not logged in${which}${why}: run "${login}", pass --token, or set CAPE_TOKEN`)
 }

@@ -3,6 +3,7 @@ import {calculateJwkThumbprint, type JWK} from 'jose'
 import {importKey} from '../keys/signing-key.js'
 import type {StoredKey, StoredToken} from '../store/types.js'
 import {CapeError} from '../core/errors.js'
+import {command, wording, type Wording} from '../core/wording.js'
 import {LIMITS, validateDescription, validateLabel, validateScope} from './rules.js'
 import {TOKEN_ID_PATTERN} from './token-id.js'
 import {normalizeRestrictions} from './restrictions.js'
@@ -93,7 +94,7 @@ export async function decodePreparedToken(text: string): Promise<{token: StoredT
 }
 
 function parse(text: string): PreparedToken {
-  if (!text.startsWith(BUNDLE_PREFIX)) invalid(`it does not start with "${BUNDLE_PREFIX}" (was it made by "cape token export"?)`)
+  if (!text.startsWith(BUNDLE_PREFIX)) invalid(wording`it does not start with "${BUNDLE_PREFIX}" (was it made by "${command('token', 'export')}"?)`)
   if (text.length > MAX_BUNDLE_LENGTH) invalid(`it is longer than ${MAX_BUNDLE_LENGTH / 1024} KiB`)
   const body = text.slice(BUNDLE_PREFIX.length)
   if (!/^[A-Za-z0-9_-]+$/.test(body)) invalid('it is not base64url')
@@ -149,8 +150,8 @@ function checkedToken(
   }
 }
 
-function invalid(why: string): never {
-  throw new CapeError('invalid_bundle', `not a valid prepared token: ${why}`)
+function invalid(why: string | Wording): never {
+  throw new CapeError('invalid_bundle', wording`not a valid prepared token: ${why}`)
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>

@@ -1,4 +1,5 @@
 import {CapeError} from '../core/errors.js'
+import {command, wording} from '../core/wording.js'
 import type {Algorithm, KeyStorage} from '../core/token.js'
 import {privateKeyStore} from '../keys/private-key-store.js'
 import type {Store, StoredIssuer, StoredKey} from '../store/types.js'
@@ -32,7 +33,7 @@ export function describeSigningKeys(keys: readonly StoredKey[], activeKid: strin
 export async function retireSigningKey(store: Store, keysDir: string, issuer: StoredIssuer, kid: string, now: number): Promise<void> {
   const outcome = await store.retireKey(kid, now)
   if (outcome === 'not_found') throw new CapeError('key_not_found', `no signing key ${kid} of this issuer`)
-  if (outcome === 'active') throw new CapeError('key_active', `key ${kid} is the active key: rotate first ("cape issuer keys rotate")`)
+  if (outcome === 'active') throw new CapeError('key_active', wording`key ${kid} is the active key: rotate first ("${command('issuer', 'keys', 'rotate')}")`)
   if (outcome === 'already_retired') throw new CapeError('key_not_found', `key ${kid} is already retired`)
   await (await privateKeyStore(issuer.keyStorage, keysDir)).remove(kid)
 }

@@ -1,4 +1,5 @@
 import {CapeError} from '../core/errors.js'
+import {command, wording, type Wording} from '../core/wording.js'
 
 /** How long one request to a remote issuer may take, unless the caller says otherwise. */
 export const DEFAULT_TIMEOUT_MS = 5000
@@ -85,7 +86,7 @@ export async function requestJson(url: string, request: RemoteRequest = {}): Pro
   try {
     ;({status, text} = await send(target, {method: request.method ?? 'GET', headers, body, timeoutMs}))
   } catch (error) {
-    throw new CapeError('issuer_unavailable', `cannot reach the issuer at ${target.origin}: ${describeNetworkError(error, timeoutMs)}`, {
+    throw new CapeError('issuer_unavailable', wording`cannot reach the issuer at ${target.origin}: ${describeNetworkError(error, timeoutMs)}`, {
       cause: error,
     })
   }
@@ -136,12 +137,12 @@ async function send(
   })
 }
 
-function describeNetworkError(error: unknown, timeoutMs: number): string {
+function describeNetworkError(error: unknown, timeoutMs: number): string | Wording {
   const {name, code, message} = error as {name?: string; code?: string; message?: string}
   if (name === 'AbortError' || name === 'TimeoutError') return `no answer within ${timeoutMs / 1000} s`
   switch (code) {
     case 'ECONNREFUSED':
-      return 'connection refused (is "cape issuer serve" running there?)'
+      return wording`connection refused (is "${command('issuer', 'serve')}" running there?)`
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return 'no such host'
