@@ -3,6 +3,7 @@ import {Command} from '@oclif/core'
 import type {LocalIssuer} from '../issuer/local-issuer.js'
 import {maskToken} from '../credentials/display.js'
 import {redactTokens} from '../core/token-shapes.js'
+import {command} from '../core/wording.js'
 import {reportError} from './errors.js'
 import {escapeForTerminal} from './terminal-text.js'
 import {capeHome} from './home.js'
@@ -24,6 +25,11 @@ export abstract class BaseCommand extends Command {
   /** Human output: whatever reaches the terminal is escaped; values escape their own newlines too. */
   override log(message = '', ...args: unknown[]): void {
     super.log(typeof message === 'string' ? escapeForTerminal(message, {keepNewlines: true}) : message, ...args)
+  }
+
+  /** A command line as the user types it: under the binary that runs this command, which may be a host CLI's. */
+  protected commandLine(...words: string[]): string {
+    return command(...words).under(this.config.bin)
   }
 
   protected issuer(): Promise<LocalIssuer> {

@@ -217,14 +217,14 @@ export abstract class CredentialCommand extends BaseCommand {
   }
 
   private fixFor(credential: Credential, name?: string, lead = 'create a new one with'): string {
-    const profile = credential.profile && credential.profile !== DEFAULT_PROFILE ? ` --profile ${credential.profile}` : ''
+    const profile = credential.profile && credential.profile !== DEFAULT_PROFILE ? ['--profile', credential.profile] : []
     switch (credential.source) {
       case 'keychain':
       case 'file':
       case 'prompt':
         return name
-          ? `: ${lead} "cape token create --name ${quoteArg(name)} --save${profile}", or store another with "cape login${profile}"`
-          : `: store a valid one with "cape login${profile}"`
+          ? `: ${lead} "${this.commandLine('token', 'create', '--name', name, '--save', ...profile)}", or store another with "${this.commandLine('login', ...profile)}"`
+          : `: store a valid one with "${this.commandLine('login', ...profile)}"`
       case 'env':
         return ': set CAPE_TOKEN to a valid token'
       case 'dotenv':
@@ -263,8 +263,4 @@ function withFileHint(error: unknown): unknown {
     `${error.message}. Nothing was stored; --insecure-storage keeps the token in a plain-text file (0600) instead`,
     {cause: error},
   )
-}
-
-function quoteArg(value: string): string {
-  return /^[\w.@:/-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`
 }

@@ -64,6 +64,6 @@ remembers the URL: commands run with it then work against that service.`
   private async readToken(withToken: boolean, noInput: boolean): Promise<string> {
     if (withToken) return readSecretFromStdin()
     if (mayPrompt({json: this.jsonEnabled(), noInput})) return promptSecret('Paste your cape token: ')
-    throw new CapeError('missing_input', 'no terminal to ask in: pipe the token in with "cape login --with-token"')
+    throw new CapeError('missing_input', `no terminal to ask in: pipe the token in with "${this.commandLine('login', '--with-token')}"`)
   }
 }

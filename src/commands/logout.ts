@@ -48,7 +48,7 @@ export default class Logout extends CredentialCommand {
       if (!stored) {
         throw new CapeError(
           'not_logged_in',
-          `profile "${profile}" no longer holds a token, so there is nothing to revoke: run "cape logout" without --revoke to forget it`,
+          `profile "${profile}" no longer holds a token, so there is nothing to revoke: run "${this.commandLine('logout')}" without --revoke to forget it`,
         )
       }
 
@@ -67,7 +67,7 @@ export default class Logout extends CredentialCommand {
     const name = record ? `"${record.name}" (${record.tokenId})` : (id ?? 'the token')
     this.log(`Logged out of profile "${profile}".`)
     if (revoked) this.log(`Token ${name} is revoked.`)
-    else if (!flags.revoke && id) this.log(`Token ${name} still works; "cape token delete ${id}" revokes it.`)
+    else if (!flags.revoke && id) this.log(`Token ${name} still works; "${this.commandLine('token', 'delete', id)}" revokes it.`)
 
     if (successor) this.log(`Profile "${successor}" is now active.`)
     return {profile, id, revoked}
@@ -88,7 +88,7 @@ export default class Logout extends CredentialCommand {
     if (!id) {
       throw new CapeError(
         'invalid_token',
-        `the issuer does not recognise the stored token (${result.valid ? 'no id' : result.reason}), so it cannot revoke it: nothing was changed; "cape logout" without --revoke forgets it`,
+        `the issuer does not recognise the stored token (${result.valid ? 'no id' : result.reason}), so it cannot revoke it: nothing was changed; "${this.commandLine('logout')}" without --revoke forgets it`,
         result.valid ? {} : {reason: result.reason},
       )
     }

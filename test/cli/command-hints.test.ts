@@ -6,6 +6,7 @@ import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest'
 
 import {reportError} from '../../src/cli/errors.js'
 import AuthToken from '../../src/commands/auth/token.js'
+import Login from '../../src/commands/login.js'
 import {CapeError} from '../../src/core/errors.js'
 import {command, wording} from '../../src/core/wording.js'
 import {InsecureFileStore} from '../../src/credentials/insecure-file.js'
@@ -78,4 +79,8 @@ describe('commands run under another binary', () => {
     expect(process.exitCode).toBe(3)
   })
 
+  it('words a hint of the CLI layer with that binary', async () => {
+    await Login.run(['--no-input'], HOST)
+    expect(stderr).toBe('Error: no terminal to ask in: pipe the token in with "acme login --with-token"\n')
+  })
 })

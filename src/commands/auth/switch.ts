@@ -25,7 +25,7 @@ export default class AuthSwitch extends CredentialCommand {
     const record = config.record(profile)
     if (!record) {
       const known = config.profileNames()
-      const hint = known.length > 0 ? `logged-in profiles: ${known.join(', ')}` : `log in with "cape login --profile ${profile}"`
+      const hint = known.length > 0 ? `logged-in profiles: ${known.join(', ')}` : `log in with "${this.commandLine('login', '--profile', profile)}"`
       throw new CapeError('not_logged_in', `no profile "${profile}": ${hint}`)
     }
 

@@ -94,7 +94,7 @@ With --save the token goes straight into the OS keychain as your own credential 
     }
 
     this.log(`Success! Created token "${created.name}" (${created.id}) and stored it in ${location}, profile "${profile}".`)
-    if (!this.jsonEnabled()) process.stderr.write('It is your credential now; "cape auth token" prints it for scripts.\n')
+    if (!this.jsonEnabled()) process.stderr.write(`It is your credential now; "${this.commandLine('auth', 'token')}" prints it for scripts.\n`)
     return {...record, saved: {profile, storage}}
   }
 }

@@ -19,11 +19,8 @@ export default class TokenList extends CredentialCommand {
     const tokens = await issuer.listTokens({includeRevoked: flags.all})
 
     if (tokens.length === 0) {
-      this.log(
-        flags.all
-          ? 'No tokens yet. Create one with: cape token create --name NAME'
-          : 'No active tokens. Create one with: cape token create --name NAME (--all shows revoked ones)',
-      )
+      const create = this.commandLine('token', 'create', '--name', 'NAME')
+      this.log(flags.all ? `No tokens yet. Create one with: ${create}` : `No active tokens. Create one with: ${create} (--all shows revoked ones)`)
     } else {
       this.log(renderTokenTable(tokens, {withStatus: flags.all}))
     }
