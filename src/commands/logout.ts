@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {CredentialCommand, profileFlag} from '../cli/credential-command.js'
-import {peekClaims} from '../credentials/expiry.js'
+import {peekClaims} from '../core/base64url-json.js'
 import {DEFAULT_PROFILE} from '../credentials/profiles.js'
 import {readStored} from '../credentials/resolve.js'
 import type {Credential} from '../credentials/types.js'

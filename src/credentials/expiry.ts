@@ -23,18 +23,3 @@ export function describeRemaining(ms: number): string {
 
   return 'less than a minute'
 }
-
-/**
- * The payload of a JWT, decoded without any check. Only for naming a token in a message after
- * the verifier has already vouched for its signature (an expired or revoked token).
- */
-export function peekClaims(token: string): {jti?: unknown; exp?: unknown} | undefined {
-  const payload = token.split('.')[1]
-  if (!payload) return undefined
-  try {
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as unknown
-    return typeof claims === 'object' && claims !== null ? claims : undefined
-  } catch {
-    return undefined
-  }
-}

@@ -1,5 +1,6 @@
 import {join} from 'node:path'
 
+import {peekClaims} from '../core/base64url-json.js'
 import {checkSeconds, describeDuration} from '../core/duration.js'
 import {CapeError} from '../core/errors.js'
 import {describeFsError} from '../fs/describe-error.js'
@@ -16,7 +17,7 @@ import {exportPreparedToken, importPreparedToken, preparedTokenState} from './pr
 import {iso, notFound, statusOf, toRecord, toSettings} from './records.js'
 import {LIMITS, normalizeScopes, validateDescription, validateLabel} from './rules.js'
 import {describeSigningKeys, newSigningKey, retireSigningKey} from './signing-keys.js'
-import {claimsFor, decodeJsonSegment} from './token-claims.js'
+import {claimsFor} from './token-claims.js'
 import {newTokenId} from './token-id.js'
 import type {TokenVerifier} from './verifier.js'
 import type {
@@ -295,7 +296,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
   private async checkToken(token: string, options: VerifyOptions): Promise<VerifyResult> {
     const result = await (await this.keys.currentVerifier()).verify(token, options)
     if (result.valid || result.reason !== 'revoked') return result
-    const jti = decodeJsonSegment(token.split('.')[1])?.jti
+    const jti = peekClaims(token)?.jti
     const successor = typeof jti === 'string' ? (await this.store.getToken(jti))?.rotatedTo : null
     return successor ? {...result, successor} : result
   }

@@ -1,9 +1,10 @@
+import {decodeJsonSegment} from '../core/base64url-json.js'
 import {CapeError} from '../core/errors.js'
 import type {TokenClaims, TokenState} from '../core/token.js'
 import type {Store, StoredIssuer} from '../store/types.js'
 import type {PreparedToken} from './prepared-token.js'
 import {iso, notFound, statusOf} from './records.js'
-import {claimsFor, decodeJsonSegment, headerFor, sameJson} from './token-claims.js'
+import {claimsFor, headerFor, sameJson} from './token-claims.js'
 
 /** Prepared tokens (EmailEngine's): a token exported here to be accepted elsewhere, and imported from elsewhere. */
 

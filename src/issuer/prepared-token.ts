@@ -2,6 +2,7 @@ import {calculateJwkThumbprint, type JWK} from 'jose'
 
 import {importKey} from '../keys/signing-key.js'
 import type {StoredKey, StoredToken} from '../store/types.js'
+import {decodeBase64urlJson, isJsonObject} from '../core/base64url-json.js'
 import {CapeError} from '../core/errors.js'
 import {command, wording, type Wording} from '../core/wording.js'
 import {LIMITS, validateDescription, validateLabel, validateScope} from './rules.js'
@@ -99,16 +100,12 @@ function parse(text: string): PreparedToken {
   const body = text.slice(BUNDLE_PREFIX.length)
   if (!/^[A-Za-z0-9_-]+$/.test(body)) invalid('it is not base64url')
 
-  let value: unknown
-  try {
-    value = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'))
-  } catch {
-    invalid('it is not valid JSON inside')
-  }
+  const value = decodeBase64urlJson(body)
+  if (value === undefined) invalid('it is not valid JSON inside')
 
-  if (!isObject(value) || value.v !== 1) invalid('it is not a version 1 bundle')
+  if (!isJsonObject(value) || value.v !== 1) invalid('it is not a version 1 bundle')
   const {token, issuer, key} = value
-  if (!isObject(token) || !isObject(issuer) || !isObject(key)) invalid('it lacks its token, issuer or key')
+  if (!isJsonObject(token) || !isJsonObject(issuer) || !isJsonObject(key)) invalid('it lacks its token, issuer or key')
   if (typeof issuer.iss !== 'string' || !isStringArray(issuer.aud)) invalid('its issuer is not {iss, aud}')
   if (typeof key.kid !== 'string' || typeof key.alg !== 'string' || typeof key.kty !== 'string') {
     invalid('its key is not a JWK with kid and alg')
@@ -154,8 +151,6 @@ function invalid(why: string | Wording): never {
   throw new CapeError('invalid_bundle', wording`not a valid prepared token: ${why}`)
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
 const isStringArray = (value: unknown): value is string[] =>
   Array.isArray(value) && value.every((entry) => typeof entry === 'string')
 const isTime = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0

@@ -49,14 +49,3 @@ function canonical(value: unknown): string {
 
   return JSON.stringify(value) ?? 'undefined'
 }
-
-/** A JWT segment's JSON object, or undefined when it is not one. No check of anything. */
-export function decodeJsonSegment(segment: string | undefined): Record<string, unknown> | undefined {
-  if (segment === undefined) return undefined
-  try {
-    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined
-  } catch {
-    return undefined
-  }
-}

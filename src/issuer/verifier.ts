@@ -1,11 +1,11 @@
 import {compactVerify} from 'jose'
 
 import type {Keyring, VerificationKey} from '../keys/keyring.js'
+import {decodeJsonSegment} from '../core/base64url-json.js'
 import type {MaybePromise, TokenState} from '../core/token.js'
 import {grantsScopes} from './rules.js'
 import {LATEST_TIME_MS} from '../core/duration.js'
 import {SignatureCache} from './signature-cache.js'
-import {decodeJsonSegment} from './token-claims.js'
 import {TOKEN_ID_PATTERN} from './token-id.js'
 import {CompiledRestrictions, normalizeRestrictions} from './restrictions.js'
 import type {

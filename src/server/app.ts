@@ -1,6 +1,7 @@
 import Fastify, {type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions} from 'fastify'
 
 import {checkSeconds, parseDuration} from '../core/duration.js'
+import {peekClaims} from '../core/base64url-json.js'
 import {CapeError} from '../core/errors.js'
 import {HttpError, toHttpError} from '../core/http-error.js'
 import {redactTokens} from '../core/token-shapes.js'
@@ -9,7 +10,6 @@ import {canReach, INTROSPECT_SCOPE, mayIntrospect} from '../issuer/authority.js'
 import {checkReferrer} from '../issuer/referrer-pattern.js'
 import {checkRequestAddress} from '../issuer/restrictions.js'
 import {grantsScopes} from '../issuer/rules.js'
-import {decodeJsonSegment} from '../issuer/token-claims.js'
 import type {IssuerClient, RequestContext, VerifyResult} from '../issuer/types.js'
 import {authenticateHeader, insufficientScope, rateLimitHeaders, type Principal, type VerifyFunction} from '../verifier/bearer.js'
 import {Metrics} from './metrics.js'
@@ -218,7 +218,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const caller = callerOf(await principal(request, reply, undefined))
     if (!grantsScopes(caller.scopes, ['api']) && !grantsScopes(caller.scopes, [INTROSPECT_SCOPE])) throw insufficientScope('api')
     const token = formToken(request.body)
-    const claimed = decodeJsonSegment(token.split('.', 2)[1])
+    const claimed = peekClaims(token)
     if (!mayIntrospect(caller, {subject: claimed?.sub, account: claimed?.account})) return {active: false}
     const {ip, referrer} = requestFields(request.body)
     const result = await issuer.verifyToken(token, ip === undefined && referrer === undefined ? {} : {request: {ip, referrer: referrer ?? null}})

@@ -1,5 +1,5 @@
 import {CredentialCommand, profileFlag} from '../../cli/credential-command.js'
-import {peekClaims} from '../../credentials/expiry.js'
+import {peekClaims} from '../../core/base64url-json.js'
 import type {Credential, CredentialSource} from '../../credentials/types.js'
 import {LATEST_TIME_MS} from '../../core/duration.js'
 
