@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {describeRemaining, expiringWithin} from '../credentials/expiry.js'
+import {expiringWithin} from '../credentials/expiry.js'
 import {InsecureFileStore} from '../credentials/insecure-file.js'
 import {keychainTimeoutFromEnv, OsKeychain} from '../keychain/os-keychain.js'
 import {DEFAULT_PROFILE, ProfileConfig} from '../credentials/profiles.js'
@@ -15,7 +15,7 @@ import {HttpIssuerClient} from '../remote/http-issuer-client.js'
 import {BaseCommand} from './base-command.js'
 import {escapeForTerminal} from './terminal-text.js'
 import {readSecretFromStdin} from '../credentials/stdin.js'
-import {formatDate} from './token-table.js'
+import {describeSpan, formatDate} from '../core/time-text.js'
 
 const CREDENTIAL = 'CREDENTIAL'
 
@@ -163,7 +163,7 @@ export abstract class CredentialCommand extends BaseCommand {
     // The name may come from a remote issuer: nothing in it reaches the terminal as a control.
     process.stderr.write(
       escapeForTerminal(
-        `Warning: your token ${which} expires in ${describeRemaining(left)} (${formatDate(token.expiresAt!)})${this.fixFor(credential, token.name, 'replace it with')}`,
+        `Warning: your token ${which} expires in ${describeSpan(left, 'nearest')} (${formatDate(token.expiresAt!)})${this.fixFor(credential, token.name, 'replace it with')}`,
       ) + '\n',
     )
   }

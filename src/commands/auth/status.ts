@@ -1,6 +1,5 @@
 import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
-import {formatDate} from '../../cli/token-table.js'
-import {describeRemaining, expiringWithin} from '../../credentials/expiry.js'
+import {describeExpiry} from '../../cli/expiry-text.js'
 import {maskToken} from '../../credentials/display.js'
 import type {CredentialSource} from '../../credentials/types.js'
 import {EXIT_CODES} from '../../core/errors.js'
@@ -60,7 +59,7 @@ export default class AuthStatus extends CredentialCommand {
         `ID:       ${result.id}`,
         `Name:     ${result.name}`,
         `Scopes:   ${result.scopes.join(' ') || '(none)'}`,
-        `Expires:  ${describeExpiry(result.expiresAt)}`,
+        `Expires:  ${describeExpiry(result, 'dated')}`,
         'Status:   valid',
       )
       this.warnIfExpiringSoon(credential, result)
@@ -83,10 +82,4 @@ export default class AuthStatus extends CredentialCommand {
 
     return status
   }
-}
-
-function describeExpiry(expiresAt: string | null): string {
-  if (expiresAt === null) return 'never'
-  const left = expiringWithin(expiresAt, Date.now())
-  return left === undefined ? formatDate(expiresAt) : `${formatDate(expiresAt)} (in ${describeRemaining(left)})`
 }

@@ -2,7 +2,7 @@ import {Args} from '@oclif/core'
 
 import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
 import {durationFlag} from '../../cli/flags.js'
-import {formatDate} from '../../cli/token-table.js'
+import {formatDate} from '../../core/time-text.js'
 import type {RotatedToken} from '../../issuer/types.js'
 
 export default class TokenRotate extends CredentialCommand {

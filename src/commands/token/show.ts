@@ -3,7 +3,8 @@ import Table from 'cli-table3'
 
 import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
 import {escapeForTerminal} from '../../cli/terminal-text.js'
-import {describeExpiry, formatDate} from '../../cli/token-table.js'
+import {describeExpiry} from '../../cli/expiry-text.js'
+import {formatDate} from '../../core/time-text.js'
 import type {AuditEvent, TokenRecord} from '../../issuer/types.js'
 
 export interface TokenShowResult extends TokenRecord {
@@ -43,7 +44,7 @@ function describeToken(token: TokenRecord): string {
     `Parent:       ${token.parent ?? 'none (made by the issuer\'s owner)'}`,
     `Status:       ${token.status}${token.rotatedTo ? ` (rotated to ${token.rotatedTo})` : ''}`,
     `Created:      ${formatDate(token.createdAt)}`,
-    `Expires:      ${describeExpiry(token)}`,
+    `Expires:      ${describeExpiry(token, 'relative')}`,
     `Last used:    ${token.lastUsedAt === null ? 'never' : `${formatDate(token.lastUsedAt)}${token.lastUsedIp ? ` from ${token.lastUsedIp}` : ''}`}`,
   ]
   if (token.revokedAt !== null) {

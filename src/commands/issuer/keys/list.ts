@@ -1,7 +1,7 @@
 import Table from 'cli-table3'
 
 import {BaseCommand} from '../../../cli/base-command.js'
-import {formatDate} from '../../../cli/token-table.js'
+import {formatDate} from '../../../core/time-text.js'
 import type {SigningKeyInfo} from '../../../issuer/types.js'
 
 export default class IssuerKeysList extends BaseCommand {
