@@ -1,8 +1,10 @@
 import {Flags} from '@oclif/core'
 
-import {credentialFlags, CredentialCommand, issuerUrlFlag, profileFlag} from '../cli/credential-command.js'
+import {CredentialCommand} from '../cli/credential-command.js'
+import {credentialFlags, issuerUrlFlag, profileFlag} from '../cli/credential-flags.js'
 import {readSecretFromStdin} from '../credentials/stdin.js'
 import {mayPrompt, promptSecret} from '../credentials/prompt.js'
+import {saveCredential} from '../credentials/save-credential.js'
 import type {StorageKind} from '../credentials/types.js'
 import {CapeError} from '../core/errors.js'
 
@@ -41,7 +43,7 @@ remembers the URL: commands run with it then work against that service.`
 
   async run(): Promise<LoginResult> {
     const {flags} = await this.parse(Login)
-    const profile = this.profiles().effectiveProfile(flags.profile)
+    const profile = this.credentials().profiles().effectiveProfile(flags.profile)
     const storage: StorageKind = flags['insecure-storage'] ? 'file' : 'keychain'
     const token = await this.readToken(flags['with-token'], flags['no-input'])
 
@@ -54,7 +56,7 @@ remembers the URL: commands run with it then work against that service.`
       })
     }
 
-    const where = await this.saveCredential({profile, token, verified: result, storage, issuerUrl})
+    const where = await saveCredential(this.credentials(), {profile, token, verified: result, storage, issuerUrl})
     this.warnIfExpiringSoon({token, source: storage, profile, location: where}, result)
     this.log(`Logged in as ${result.subject} with token "${result.name}" (${result.id}), profile "${profile}".`)
     this.log(`Stored in ${where}${issuerUrl === undefined ? '' : `, for the issuer at ${issuerUrl}`}.`)

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
-import {CredentialCommand, profileFlag} from '../cli/credential-command.js'
+import {ClientCommand} from '../cli/client-command.js'
+import {profileFlag} from '../cli/credential-flags.js'
 import {peekClaims} from '../core/base64url-json.js'
 import {DEFAULT_PROFILE} from '../credentials/profiles.js'
 import {readStored} from '../credentials/resolve.js'
@@ -14,7 +15,7 @@ export interface LogoutResult {
   revoked: boolean
 }
 
-export default class Logout extends CredentialCommand {
+export default class Logout extends ClientCommand {
   static override summary = 'Forget the stored token of a profile; with --revoke, revoke it at the issuer too.'
   static override description = `Without --revoke the token keeps working wherever else it is used, until it expires or is revoked.`
 
@@ -31,11 +32,12 @@ export default class Logout extends CredentialCommand {
 
   async run(): Promise<LogoutResult> {
     const {flags} = await this.parse(Logout)
-    const config = this.profiles()
+    const stores = this.credentials()
+    const config = stores.profiles()
     const profile = config.effectiveProfile(flags.profile)
     const record = config.record(profile)
-    const keychain = this.secretStore('keychain')
-    const file = this.secretStore('file')
+    const keychain = stores.secretStore('keychain')
+    const file = stores.secretStore('file')
     const stored = await readStored({profile, record, keychain, file})
     if (!stored && !record) {
       const which = profile === DEFAULT_PROFILE ? '' : ` for profile "${profile}"`

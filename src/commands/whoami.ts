@@ -1,4 +1,5 @@
-import {credentialFlags, CredentialCommand} from '../cli/credential-command.js'
+import {CredentialCommand} from '../cli/credential-command.js'
+import {credentialFlags} from '../cli/credential-flags.js'
 import {escapeForTerminal} from '../cli/terminal-text.js'
 import {sourceLabel} from '../credentials/display.js'
 import type {CredentialSource} from '../credentials/types.js'

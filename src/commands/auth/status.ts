@@ -1,4 +1,6 @@
-import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
+import {CredentialCommand} from '../../cli/credential-command.js'
+import {credentialFlags} from '../../cli/credential-flags.js'
+import {refusalOf} from '../../cli/credential-messages.js'
 import {describeExpiry} from '../../cli/expiry-text.js'
 import {maskToken} from '../../credentials/display.js'
 import type {CredentialSource} from '../../credentials/types.js'
@@ -33,7 +35,7 @@ export default class AuthStatus extends CredentialCommand {
   async run(): Promise<AuthStatusResult> {
     const {flags} = await this.parse(AuthStatus)
     const {credential, issuer, result} = await this.checkCredential(flags, {prompt: false})
-    const config = this.profiles()
+    const config = this.credentials().profiles()
     const status: AuthStatusResult = {
       source: credential.source,
       location: credential.location,
@@ -77,7 +79,7 @@ export default class AuthStatus extends CredentialCommand {
 
     this.log(lines.join('\n'))
     if (!result.valid && !this.jsonEnabled()) {
-      process.stderr.write(`${escapeForTerminal((await this.refusal(issuer, credential, result.reason)).message)}\n`)
+      process.stderr.write(`${escapeForTerminal((await refusalOf(issuer, credential, result.reason, this.config.bin)).message)}\n`)
     }
 
     return status

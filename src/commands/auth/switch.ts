@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
-import {CredentialCommand} from '../../cli/credential-command.js'
-import {validateProfileName} from '../../credentials/profiles.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {ProfileConfig, validateProfileName} from '../../credentials/profiles.js'
 import {CapeError} from '../../core/errors.js'
 
 export interface AuthSwitchResult {
@@ -10,7 +10,7 @@ export interface AuthSwitchResult {
   id: string
 }
 
-export default class AuthSwitch extends CredentialCommand {
+export default class AuthSwitch extends BaseCommand {
   static override summary = 'Make another logged-in profile the active one.'
   static override examples = ['<%= config.bin %> <%= command.id %> work']
 
@@ -21,7 +21,7 @@ export default class AuthSwitch extends CredentialCommand {
   async run(): Promise<AuthSwitchResult> {
     const {args} = await this.parse(AuthSwitch)
     const profile = validateProfileName(args.profile)
-    const config = this.profiles()
+    const config = ProfileConfig.load(this.home())
     const record = config.record(profile)
     if (!record) {
       const known = config.profileNames()

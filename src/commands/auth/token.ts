@@ -1,4 +1,5 @@
-import {CredentialCommand, profileFlag} from '../../cli/credential-command.js'
+import {CredentialCommand} from '../../cli/credential-command.js'
+import {profileFlag} from '../../cli/credential-flags.js'
 import {peekClaims} from '../../core/base64url-json.js'
 import type {Credential, CredentialSource} from '../../credentials/types.js'
 import {LATEST_TIME_MS} from '../../core/duration.js'
@@ -31,7 +32,7 @@ It prints the full token: pipe it, don't paste it.`
     const claims = peekClaims(credential.token)
     // Unverified: an exp no date can show is no expiry to warn about.
     if (typeof claims?.exp !== 'number' || !(Math.abs(claims.exp) <= LATEST_TIME_MS / 1000)) return
-    const record = credential.profile === undefined ? undefined : this.profiles().record(credential.profile)
+    const record = credential.profile === undefined ? undefined : this.credentials().profiles().record(credential.profile)
     const name = record && record.tokenId === claims.jti ? record.name : undefined
     this.warnIfExpiringSoon(credential, {name, expiresAt: new Date(claims.exp * 1000).toISOString()})
   }

@@ -1,7 +1,9 @@
 import {Flags} from '@oclif/core'
 
-import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
+import {ClientCommand} from '../../cli/client-command.js'
+import {credentialFlags} from '../../cli/credential-flags.js'
 import {addressFlag, durationFlag, rateLimitFlag, scopeFlag} from '../../cli/flags.js'
+import {checkStorage, saveCredential} from '../../credentials/save-credential.js'
 import type {StorageKind} from '../../credentials/types.js'
 import type {CreatedToken, IssuerClient, TokenRecord} from '../../issuer/types.js'
 
@@ -9,7 +11,7 @@ const RESTRICTIONS = 'RESTRICTIONS (checked on every request to the issuer servi
 
 export type TokenCreateResult = CreatedToken | (TokenRecord & {saved: {profile: string; storage: StorageKind}})
 
-export default class TokenCreate extends CredentialCommand {
+export default class TokenCreate extends ClientCommand {
   static override summary = 'Create a personal access token and print it once.'
   static override description = `The token is a signed JWT. Only its metadata is stored, so it cannot be shown again: copy it now.
 Scopes default to "api"; "*" grants every scope.
@@ -52,9 +54,9 @@ With --save the token goes straight into the OS keychain as your own credential 
   async run(): Promise<TokenCreateResult> {
     const {flags} = await this.parse(TokenCreate)
     const storage: StorageKind = flags['insecure-storage'] ? 'file' : 'keychain'
-    const profile = flags.save ? this.profiles().effectiveProfile(flags.profile) : undefined
+    const profile = flags.save ? this.credentials().profiles().effectiveProfile(flags.profile) : undefined
     // Before anything is created: a token that cannot be kept must not exist.
-    if (profile) await this.checkStorage(profile, storage)
+    if (profile) await checkStorage(this.credentials(), profile, storage)
 
     const issuer = await this.client(flags)
     const created = await issuer.createToken({
@@ -86,7 +88,7 @@ With --save the token goes straight into the OS keychain as your own credential 
     const {profile, storage} = where
     let location: string
     try {
-      location = await this.saveCredential({token, verified: created, ...where})
+      location = await saveCredential(this.credentials(), {token, verified: created, ...where})
     } catch (error) {
       // Nobody has seen this token and nobody will: revoke it rather than leave it live.
       await issuer.revokeToken(created.id).catch(() => undefined)

@@ -1,9 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 
-import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
+import {ClientCommand} from '../../cli/client-command.js'
+import {credentialFlags} from '../../cli/credential-flags.js'
 import type {RevokedToken} from '../../issuer/types.js'
 
-export default class TokenDelete extends CredentialCommand {
+export default class TokenDelete extends ClientCommand {
   static override summary = 'Revoke a token: it stops verifying at once, everywhere this issuer is asked.'
   static override description = `Tokens minted through it (over the API) live on unless --cascade revokes them too.`
   static override aliases = ['token:revoke']

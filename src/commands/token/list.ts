@@ -1,10 +1,11 @@
 import {Flags} from '@oclif/core'
 
-import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
+import {ClientCommand} from '../../cli/client-command.js'
+import {credentialFlags} from '../../cli/credential-flags.js'
 import {renderTokenTable} from '../../cli/token-table.js'
 import type {TokenRecord} from '../../issuer/types.js'
 
-export default class TokenList extends CredentialCommand {
+export default class TokenList extends ClientCommand {
   static override summary = 'List your tokens (never the tokens themselves, which are not stored).'
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --all --json']
 

@@ -1,11 +1,12 @@
 import {Args} from '@oclif/core'
 
-import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
+import {ClientCommand} from '../../cli/client-command.js'
+import {credentialFlags} from '../../cli/credential-flags.js'
 import {durationFlag} from '../../cli/flags.js'
 import {formatDate} from '../../core/time-text.js'
 import type {RotatedToken} from '../../issuer/types.js'
 
-export default class TokenRotate extends CredentialCommand {
+export default class TokenRotate extends ClientCommand {
   static override summary = 'Replace a token with a new one and revoke the old one, now or after a grace period.'
   static override description = `The new token keeps the name, description, scopes, account, restrictions and lifetime (from now) of the old one.
 Use of the old token after its revocation is taken as a leak: the new token is revoked too, and the trail ("cape token show") says so.`

@@ -1,7 +1,8 @@
 import {Args} from '@oclif/core'
 import Table from 'cli-table3'
 
-import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
+import {ClientCommand} from '../../cli/client-command.js'
+import {credentialFlags} from '../../cli/credential-flags.js'
 import {escapeForTerminal} from '../../cli/terminal-text.js'
 import {describeExpiry} from '../../cli/expiry-text.js'
 import {formatDate} from '../../core/time-text.js'
@@ -11,7 +12,7 @@ export interface TokenShowResult extends TokenRecord {
   trail: AuditEvent[]
 }
 
-export default class TokenShow extends CredentialCommand {
+export default class TokenShow extends ClientCommand {
   static override summary = "Show a token's metadata, restrictions and trail: created, used, rotated, revoked, refused."
   static override examples = ['<%= config.bin %> <%= command.id %> jyjS3x9S9TgNEVaVaR2P2P', '<%= config.bin %> <%= command.id %> jyjS3x9S9TgNEVaVaR2P2P --json']
 

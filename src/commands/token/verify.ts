@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
-import {credentialFlags, CredentialCommand} from '../../cli/credential-command.js'
+import {ClientCommand} from '../../cli/client-command.js'
+import {credentialFlags} from '../../cli/credential-flags.js'
 import {referrerFlag, requestAddressFlag, scopeFlag} from '../../cli/flags.js'
 import {readSecretFromStdin} from '../../credentials/stdin.js'
 import {escapeForTerminal} from '../../cli/terminal-text.js'
@@ -11,7 +12,7 @@ export type TokenVerifyResult =
   | {valid: true; id: string; subject: string; name: string; claims: Readonly<TokenClaims>; rateLimit?: RateLimitStatus}
   | {valid: false; reason: string; rateLimit?: RateLimitStatus; successor?: string}
 
-export default class TokenVerify extends CredentialCommand {
+export default class TokenVerify extends ClientCommand {
   static override summary = 'Check a token: signature, claims, revocation and, if asked, scopes.'
   static override description = `Exit status 0 when the token is valid, 1 with the reason when it is not.
 Pass "-" to read the token from stdin and keep it out of your shell history.
