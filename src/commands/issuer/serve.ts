@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {CapeError} from '../../core/errors.js'
+import {wording} from '../../core/wording.js'
 import type {IssuerAdmin} from '../../issuer/types.js'
 import {addressFlag, timeoutFlag} from '../../cli/flags.js'
 
@@ -87,7 +88,7 @@ spaces or commas) are imported before it listens; one already imported is skippe
   private async importPrepared(issuer: Pick<IssuerAdmin, 'importToken'>, bundles: readonly {bundle: string; from: string}[]): Promise<void> {
     for (const {bundle, from} of bundles) {
       const result = await issuer.importToken(bundle).catch((error: unknown) => {
-        if (error instanceof CapeError) throw new CapeError(error.code, `${from}: ${error.message}`, {cause: error})
+        if (error instanceof CapeError) throw new CapeError(error.code, wording`${from}: ${error.wording}`, {cause: error})
         throw error
       })
       const {name, id, status} = result.token
