@@ -3,6 +3,7 @@ import {Errors} from '@oclif/core'
 import {maskToken} from '../credentials/display.js'
 import {EXIT_CODES, isCapeError, type ErrorCode, type ExitCode} from '../core/errors.js'
 import {redactTokens} from '../core/token-shapes.js'
+import {PACKAGE_BIN} from '../core/wording.js'
 
 export interface ErrorReport {
   code: ErrorCode
@@ -17,7 +18,9 @@ export interface ErrorReport {
  */
 export function reportError(error: unknown, bin: string): ErrorReport {
   if (isCapeError(error)) {
-    const report: ErrorReport = {code: error.code, message: oneLine(error.wording.for(bin)), exitCode: error.exitCode}
+    // The commands under `bin`, inside whatever oclif wrapped around the message ("Parsing --flag ..." for a flag's error).
+    const message = error.message.replace(error.wording.for(PACKAGE_BIN), () => error.wording.for(bin))
+    const report: ErrorReport = {code: error.code, message: oneLine(message), exitCode: error.exitCode}
     if (error.reason !== undefined) report.reason = error.reason
     return report
   }

@@ -27,6 +27,10 @@ describe('a command named in a message', () => {
 
     const wrapped = new CapeError('invalid_bundle', wording`from --prepared-token: ${error.wording}`)
     expect(reportError(wrapped, 'acme').message).toBe(`from --prepared-token: run "acme login --profile 'a b'" (3 tries)`)
+
+    // As oclif does to an error thrown while parsing a flag.
+    error.message = `Parsing --profile \n\t${error.message}\nSee more help with --help`
+    expect(reportError(error, 'acme').message).toBe(`--profile: run "acme login --profile 'a b'" (3 tries)`)
   })
 })
 
