@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {parseDuration} from '../core/duration.js'
 import {CapeError} from '../core/errors.js'
+import type {RateLimit} from '../core/token.js'
 import {checkReferrer} from '../issuer/referrer-pattern.js'
 import {checkRequestAddress, normalizeAddress, parseRateLimit} from '../issuer/restrictions.js'
 import {validateScope} from '../issuer/rules.js'
@@ -51,7 +52,7 @@ export const referrerFlag = Flags.custom<string>({
 })
 
 /** MAX/WINDOW, e.g. 100/60s. */
-export const rateLimitFlag = Flags.custom<{maxRequests: number; timeWindow: number}>({
+export const rateLimitFlag = Flags.custom<RateLimit>({
   helpValue: '<max>/<window>',
   parse: async (input) => parseRateLimit(input, parseDuration),
 })

@@ -54,8 +54,13 @@ export interface Restrictions {
   addresses?: string[]
   /** Patterns, `*` matching anything, against the whole Referer URL; no match (or none sent): `referrer_not_allowed`. */
   referrers?: string[]
-  /** At most `maxRequests` uses per `timeWindow` seconds, counted in the store for every process. */
-  rateLimit?: {maxRequests: number; timeWindow: number}
+  rateLimit?: RateLimit
+}
+
+/** At most `maxRequests` uses per `timeWindow` seconds, counted in the store for every process. */
+export interface RateLimit {
+  maxRequests: number
+  timeWindow: number
 }
 
 /** Where a rate-limited token stands in its current window. */
@@ -70,7 +75,7 @@ export interface RateLimitStatus {
 export interface RestrictionsInput {
   addresses?: readonly string[] | false | undefined
   referrers?: readonly string[] | false | undefined
-  rateLimit?: {maxRequests: number; timeWindow: number} | false | undefined
+  rateLimit?: RateLimit | false | undefined
 }
 
 export interface RevokedToken extends TokenRecord {
@@ -171,7 +176,11 @@ export interface IssuerSettings {
   keyStorage: KeyStorage
 }
 
-export type KeyStorage = 'file' | 'keychain'
+/** Where a secret is kept: a 0600 file, or the OS keychain. Signing keys and a caller's saved token alike. */
+export const SECRET_STORAGES = ['file', 'keychain'] as const
+export type SecretStorage = (typeof SECRET_STORAGES)[number]
+/** Where the issuer's private signing keys are kept. */
+export type KeyStorage = SecretStorage
 
 export interface PublicJwk {
   kty: string

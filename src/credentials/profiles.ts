@@ -4,6 +4,7 @@ import {join} from 'node:path'
 import {describeFsError} from '../fs/describe-error.js'
 import {ensurePrivateDir, writePrivateFileAtomic} from '../fs/secure-files.js'
 import {CapeError} from '../core/errors.js'
+import {SECRET_STORAGES} from '../core/token.js'
 import type {StorageKind} from './types.js'
 
 export const DEFAULT_PROFILE = 'default'
@@ -125,7 +126,7 @@ function isRecord(value: unknown): value is ProfileRecord {
   if (typeof value !== 'object' || value === null) return false
   const record = value as Record<string, unknown>
   return (
-    (record.storage === 'keychain' || record.storage === 'file') &&
+    SECRET_STORAGES.some((storage) => storage === record.storage) &&
     typeof record.tokenId === 'string' &&
     typeof record.name === 'string' &&
     typeof record.subject === 'string' &&

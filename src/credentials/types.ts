@@ -1,3 +1,5 @@
+import type {SecretStorage} from '../core/token.js'
+
 /** Where the caller's own token came from, in the order they are tried. */
 export type CredentialSource = 'flag' | 'stdin' | 'env' | 'dotenv' | 'keychain' | 'file' | 'prompt'
 
@@ -11,7 +13,7 @@ export interface Credential {
 }
 
 /** Where a profile's token is kept. */
-export type StorageKind = 'keychain' | 'file'
+export type StorageKind = SecretStorage
 
 /** A place that keeps one token per profile. */
 export interface SecretStore {

@@ -1,13 +1,12 @@
-import type {RateLimitStatus} from '../core/token.js'
+import type {RateLimit, RateLimitStatus} from '../core/token.js'
 import type {Store} from '../store/types.js'
-import type {Restrictions} from './types.js'
 
 /** What a token's lineage (the tokens it was minted through, the ones it replaced) means for its use. */
 
 /** A token a rate-limited token was minted through, and that token's own rate limit. */
 interface RateLimitedAncestor {
   jti: string
-  rateLimit: NonNullable<Restrictions['rateLimit']>
+  rateLimit: RateLimit
 }
 
 /** Lineages kept in memory; past this many they are read again. */

@@ -3,7 +3,7 @@ import {BlockList, isIP} from 'node:net'
 import {CapeError} from '../core/errors.js'
 import {CompiledReferrerPattern, normalizeReferrerPattern} from './referrer-pattern.js'
 import {validateLabel} from './rules.js'
-import type {RequestContext, Restrictions, RestrictionsInput} from './types.js'
+import type {RateLimit, RequestContext, Restrictions, RestrictionsInput} from './types.js'
 
 export const RESTRICTION_LIMITS = {entries: 64, referrer: 500, maxRequests: 1_000_000_000, timeWindow: 366 * 86_400} as const
 
@@ -46,7 +46,7 @@ export function normalizeRestrictions(input: RestrictionsInput, options: {signed
 }
 
 /** `100/60s`, `5000/1h`: the CLI's --rate-limit. */
-export function parseRateLimit(value: string, parseDuration: (text: string) => number): {maxRequests: number; timeWindow: number} {
+export function parseRateLimit(value: string, parseDuration: (text: string) => number): RateLimit {
   const match = /^(\d{1,10})\/(.+)$/.exec(value.trim())
   if (!match) throw new CapeError('invalid_argument', `invalid rate limit "${value}": use MAX/WINDOW, e.g. 100/60s or 5000/1h`)
   return {maxRequests: Number(match[1]), timeWindow: parseDuration(match[2]!)}
@@ -92,7 +92,7 @@ function unique(entries: string[], what: string): string[] {
 export class CompiledRestrictions {
   private readonly addresses: BlockList | undefined
   private readonly referrers: readonly CompiledReferrerPattern[] | undefined
-  readonly rateLimit: {maxRequests: number; timeWindow: number} | undefined
+  readonly rateLimit: RateLimit | undefined
 
   constructor(restrictions: Restrictions) {
     if (restrictions.addresses) {
@@ -147,8 +147,6 @@ export function rateLimitWithin(child: RateLimit, parent: RateLimit): boolean {
     BigInt(child.maxRequests) * BigInt(parent.timeWindow) <= BigInt(parent.maxRequests) * BigInt(child.timeWindow)
   )
 }
-
-type RateLimit = NonNullable<Restrictions['rateLimit']>
 
 function parseRange(entry: string): {value: bigint; bits: number; prefix: number} {
   const [address, prefix] = entry.split('/') as [string, string | undefined]

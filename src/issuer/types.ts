@@ -1,13 +1,14 @@
 /** The contract every issuer honours, local (SQLite) or remote (HTTP): commands see only this. */
 import type {Algorithm, AuditEvent, CreatedToken, IssuerSettings, Jwks, KeyStorage, RestrictionsInput, RevokedToken, RotatedToken, TokenRecord, VerifyOptions, VerifyResult} from '../core/token.js'
 
-export {ALGORITHMS} from '../core/token.js'
+export {ALGORITHMS, SECRET_STORAGES} from '../core/token.js'
 export type {
   Algorithm,
   VerifyReason,
   TokenStatus,
   TokenRecord,
   Restrictions,
+  RateLimit,
   RateLimitStatus,
   RestrictionsInput,
   RevokedToken,
@@ -20,6 +21,7 @@ export type {
   VerifyResult,
   IssuerSettings,
   KeyStorage,
+  SecretStorage,
   PublicJwk,
   Jwks,
   TokenState,

@@ -2,7 +2,7 @@ import {compactVerify} from 'jose'
 
 import type {Keyring, VerificationKey} from '../keys/keyring.js'
 import {decodeJsonSegment} from '../core/base64url-json.js'
-import type {MaybePromise, TokenState} from '../core/token.js'
+import type {MaybePromise, RateLimit, TokenState} from '../core/token.js'
 import {grantsScopes} from './rules.js'
 import {LATEST_TIME_MS} from '../core/duration.js'
 import {SignatureCache} from './signature-cache.js'
@@ -185,7 +185,7 @@ export class TokenVerifier {
   private async windowStatus(
     counter: (jti: string, windowStart: number) => MaybePromise<number>,
     jti: string,
-    limit: {maxRequests: number; timeWindow: number},
+    limit: RateLimit,
     now: number,
     extra: number,
   ): Promise<RateLimitStatus> {

@@ -4,7 +4,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {durationFlag} from '../../cli/flags.js'
 import {describeSettings} from '../../cli/issuer-settings.js'
 import {DEFAULT_ALGORITHM, DEFAULT_ISSUER} from '../../issuer/defaults.js'
-import {ALGORITHMS, type Algorithm, type IssuerSettings} from '../../issuer/types.js'
+import {ALGORITHMS, SECRET_STORAGES, type Algorithm, type IssuerSettings} from '../../issuer/types.js'
 
 export default class IssuerInit extends BaseCommand {
   static override summary = 'Set up the local issuer: its identifier, audience, algorithm and first signing key.'
@@ -23,7 +23,7 @@ With --key-storage keychain the private signing keys live in the OS keychain ins
     alg: Flags.string({description: 'signing algorithm', options: [...ALGORITHMS], default: DEFAULT_ALGORITHM}),
     subject: Flags.string({description: 'default subject (sub claim); default: your OS user name'}),
     'max-lifetime': durationFlag({description: 'no token may live longer, e.g. 90d; tokens made without --expires-in get this lifetime'}),
-    'key-storage': Flags.option({options: ['file', 'keychain'] as const, description: 'where the private signing keys are kept', default: 'file'})(),
+    'key-storage': Flags.option({options: SECRET_STORAGES, description: 'where the private signing keys are kept', default: 'file'})(),
   }
 
   async run(): Promise<IssuerSettings> {
