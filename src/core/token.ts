@@ -24,28 +24,40 @@ export type VerifyReason =
 /** `invalid`: a stored row whose times cannot be shown (written before they were bounded); it can still be deleted. */
 export type TokenStatus = 'active' | 'expired' | 'revoked' | 'invalid'
 
-/** What is kept about a token. Never the token itself. Times are ISO 8601 strings. */
-export interface TokenRecord {
-  id: string
+/**
+ * What a token was given when it was made: most of it is signed into it, none of it changes.
+ * `Time` is how times are written: epoch milliseconds in the store, ISO 8601 strings to callers.
+ */
+export interface TokenGrant<Time> {
   name: string
   description: string | null
   subject: string
   scopes: string[]
   kid: string
-  status: TokenStatus
-  createdAt: string
-  expiresAt: string | null
-  revokedAt: string | null
-  lastUsedAt: string | null
+  createdAt: Time
+  expiresAt: Time | null
   /** Bound to this one account; null when the token may act on any. */
   account: string | null
   restrictions: Restrictions | null
-  /** The token that replaced this one, when it was rotated. */
-  rotatedTo: string | null
-  /** The address of the last use that came with one (a server request). */
-  lastUsedIp: string | null
   /** The token it was minted through (over the API); null when the issuer's owner made it. */
   parent: string | null
+}
+
+/** What has happened to a token since it was made; a new token has none of it (all null). */
+export interface TokenHistory<Time> {
+  /** May lie in the future: a rotated token stays valid until the end of its grace period. */
+  revokedAt: Time | null
+  lastUsedAt: Time | null
+  /** The address of the last use that came with one (a server request). */
+  lastUsedIp: string | null
+  /** The token that replaced this one, when it was rotated. */
+  rotatedTo: string | null
+}
+
+/** What is kept about a token, as callers see it. Never the token itself. */
+export interface TokenRecord extends TokenGrant<string>, TokenHistory<string> {
+  id: string
+  status: TokenStatus
 }
 
 /** Limits on where and how often a token may be used (EmailEngine's restrictions). */
@@ -194,13 +206,8 @@ export interface Jwks {
   keys: PublicJwk[]
 }
 
-/** The little the verifier needs of a stored token on every call. */
-export interface TokenState {
-  name: string
-  /** May lie in the future: a rotated token stays valid until the end of its grace period. */
-  revokedAt: number | null
-  account: string | null
-}
+/** The little the verifier needs of a stored token on every call; times in epoch milliseconds. */
+export type TokenState = Pick<TokenGrant<number>, 'name' | 'account'> & Pick<TokenHistory<number>, 'revokedAt'>
 
 /** What a store or a remote issuer answers: at once when it can (SQLite), later when it must. */
 export type MaybePromise<T> = T | Promise<T>

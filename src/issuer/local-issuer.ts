@@ -14,7 +14,7 @@ import {LastUsedRecorder} from './last-used.js'
 import {detectReuse, SharedRateLimits} from './lineage.js'
 import {LoadedKeys} from './loaded-keys.js'
 import {exportPreparedToken, importPreparedToken, preparedTokenState} from './prepared-token-exchange.js'
-import {iso, notFound, statusOf, toRecord, toSettings} from './records.js'
+import {iso, newStoredToken, notFound, statusOf, toRecord, toSettings} from './records.js'
 import {LIMITS, normalizeScopes, validateDescription, validateLabel} from './rules.js'
 import {describeSigningKeys, newSigningKey, retireSigningKey} from './signing-keys.js'
 import {claimsFor} from './token-claims.js'
@@ -37,6 +37,7 @@ import type {
   RotatedToken,
   RotateTokenInput,
   SigningKeyInfo,
+  TokenGrant,
   TokenRecord,
   VerifyOptions,
   VerifyResult,
@@ -323,7 +324,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
   /** Signs a new token; nothing is stored yet. */
   private async mint(
     issuer: StoredIssuer,
-    fields: Pick<StoredToken, 'name' | 'description' | 'scopes' | 'subject' | 'account' | 'restrictions' | 'parent'> & {
+    fields: Omit<TokenGrant<number>, 'kid' | 'createdAt' | 'expiresAt'> & {
       lifetimeSeconds: number | undefined
       /** Epoch milliseconds the expiry may not pass: a token minted or rotated through another ends no later. */
       notAfter: number | undefined
@@ -335,17 +336,12 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     const asked = lifetimeSeconds === undefined ? undefined : issuedAt + lifetimeSeconds
     const cap = notAfter === undefined ? undefined : Math.floor(notAfter / 1000)
     const expiresAtSeconds = cap === undefined ? asked : Math.min(asked ?? cap, cap)
-    const stored: StoredToken = {
+    const stored = newStoredToken(newTokenId(), {
       ...metadata,
-      jti: newTokenId(),
       kid: issuer.activeKid,
       createdAt,
       expiresAt: expiresAtSeconds === undefined ? null : expiresAtSeconds * 1000,
-      revokedAt: null,
-      lastUsedAt: null,
-      rotatedTo: null,
-      lastUsedIp: null,
-    }
+    })
     const token = await (await this.keys.signerFor(issuer)).sign(claimsFor(stored, issuer))
     return {stored, token}
   }

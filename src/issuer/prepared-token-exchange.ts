@@ -2,7 +2,6 @@ import {decodeJsonSegment} from '../core/base64url-json.js'
 import {CapeError} from '../core/errors.js'
 import type {TokenClaims, TokenState} from '../core/token.js'
 import type {Store, StoredIssuer} from '../store/types.js'
-import type {PreparedToken} from './prepared-token.js'
 import {iso, notFound, statusOf} from './records.js'
 import {claimsFor, headerFor, sameJson} from './token-claims.js'
 
@@ -23,22 +22,7 @@ export async function exportPreparedToken(store: Store, own: StoredIssuer | unde
   if (!key || !issuer) throw new CapeError('key_unavailable', `the key that signed token ${id} is no longer in the store`)
 
   const {encodePreparedToken} = await import('./prepared-token.js')
-  return encodePreparedToken({
-    v: 1,
-    token: {
-      id: token.jti,
-      name: token.name,
-      description: token.description,
-      subject: token.subject,
-      scopes: token.scopes,
-      account: token.account,
-      restrictions: token.restrictions,
-      createdAt: token.createdAt,
-      expiresAt: token.expiresAt,
-    },
-    issuer: {iss: issuer.issuer, aud: issuer.audience},
-    key: JSON.parse(key.publicJwk) as PreparedToken['key'],
-  })
+  return encodePreparedToken(token, issuer, key.publicJwk)
 }
 
 /**

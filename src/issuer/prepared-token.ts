@@ -8,7 +8,8 @@ import {command, wording, type Wording} from '../core/wording.js'
 import {LIMITS, validateDescription, validateLabel, validateScope} from './rules.js'
 import {TOKEN_ID_PATTERN} from './token-id.js'
 import {normalizeRestrictions} from './restrictions.js'
-import {ALGORITHMS, type Algorithm, type Restrictions} from './types.js'
+import {newStoredToken} from './records.js'
+import {ALGORITHMS, type Algorithm, type TokenGrant} from './types.js'
 
 /**
  * A prepared token (EmailEngine's term): what another issuer needs to accept a token it did not
@@ -17,21 +18,18 @@ import {ALGORITHMS, type Algorithm, type Restrictions} from './types.js'
  */
 export interface PreparedToken {
   v: 1
-  token: {
-    id: string
-    name: string
-    description: string | null
-    subject: string
-    scopes: string[]
-    account: string | null
-    restrictions?: Restrictions | null
-    /** Epoch milliseconds. */
-    createdAt: number
-    expiresAt: number | null
-  }
+  /** Bundles made before restrictions existed have none. */
+  token: {id: string} & Omit<BundledGrant, 'restrictions'> & Partial<Pick<BundledGrant, 'restrictions'>>
   issuer: {iss: string; aud: string[]}
   key: JWK & {kid: string; alg: Algorithm}
 }
+
+/**
+ * What a bundle carries of a token's grant, in this order: the kid is its key's, and a parent
+ * means nothing to another issuer. Times in epoch milliseconds.
+ */
+const BUNDLED_FIELDS = ['name', 'description', 'subject', 'scopes', 'account', 'restrictions', 'createdAt', 'expiresAt'] as const
+type BundledGrant = Pick<TokenGrant<number>, (typeof BUNDLED_FIELDS)[number]>
 
 export const BUNDLE_PREFIX = 'cape1.'
 /** Ours are under 1 KiB; an RS256 key makes them about 1.5 KiB. */
@@ -45,7 +43,15 @@ const KEY_TYPE: Record<Algorithm, {kty: string; crv?: string}> = {
   RS256: {kty: 'RSA'},
 }
 
-export function encodePreparedToken(bundle: PreparedToken): string {
+/** The bundle of a stored token, signed by `publicJwk` for `issuer`. */
+export function encodePreparedToken(stored: StoredToken, issuer: {issuer: string; audience: string[]}, publicJwk: string): string {
+  const grant = Object.fromEntries(BUNDLED_FIELDS.map((field) => [field, stored[field]])) as BundledGrant
+  const bundle: PreparedToken = {
+    v: 1,
+    token: {id: stored.jti, ...grant},
+    issuer: {iss: issuer.issuer, aud: issuer.audience},
+    key: JSON.parse(publicJwk) as PreparedToken['key'],
+  }
   return `${BUNDLE_PREFIX}${Buffer.from(JSON.stringify(bundle)).toString('base64url')}`
 }
 
@@ -74,7 +80,7 @@ export async function decodePreparedToken(text: string): Promise<{token: StoredT
   }
 
   if (thumbprint !== key.kid) invalid("its key's kid is not the key's thumbprint")
-  const fields = checkedToken(token)
+  const {id, ...grant} = checkedToken(token)
   const audience = issuer.aud.map((entry) => validateLabel('audience', entry, LIMITS.audience))
   if (audience.length === 0) invalid('it names no audience')
 
@@ -82,7 +88,7 @@ export async function decodePreparedToken(text: string): Promise<{token: StoredT
     Object.entries(key).filter(([member]) => ['kty', 'crv', 'x', 'y', 'n', 'e', 'kid', 'alg', 'use'].includes(member)),
   )
   return {
-    token: {...fields, kid: key.kid, revokedAt: null, lastUsedAt: null, rotatedTo: null, lastUsedIp: null, parent: null},
+    token: newStoredToken(id, {...grant, kid: key.kid, parent: null}),
     key: {
       kid: key.kid,
       alg,
@@ -114,9 +120,7 @@ function parse(text: string): PreparedToken {
   return value as unknown as PreparedToken
 }
 
-function checkedToken(
-  token: PreparedToken['token'],
-): Omit<StoredToken, 'kid' | 'revokedAt' | 'lastUsedAt' | 'rotatedTo' | 'lastUsedIp' | 'parent'> {
+function checkedToken(token: PreparedToken['token']): {id: string} & BundledGrant {
   const {id, name, description, subject, scopes, account, createdAt, expiresAt, restrictions} = token
   if (restrictions !== undefined && restrictions !== null && (typeof restrictions !== 'object' || Array.isArray(restrictions))) {
     invalid('its restrictions are not an object')
@@ -131,7 +135,7 @@ function checkedToken(
 
   try {
     return {
-      jti: id,
+      id,
       name: validateLabel('name', name, LIMITS.name),
       description: validateDescription(description ?? undefined),
       subject: validateLabel('subject', subject, LIMITS.subject),

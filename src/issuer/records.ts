@@ -1,6 +1,6 @@
 import {LATEST_TIME_MS} from '../core/duration.js'
 import {CapeError} from '../core/errors.js'
-import type {IssuerSettings, TokenRecord, TokenStatus} from '../core/token.js'
+import type {IssuerSettings, TokenGrant, TokenRecord, TokenStatus} from '../core/token.js'
 import type {StoredIssuer, StoredToken} from '../store/types.js'
 
 /** What the store keeps, as callers see it: pure functions of a row and the time. */
@@ -9,6 +9,11 @@ export function statusOf(token: StoredToken, now: number): TokenStatus {
   if (![token.createdAt, token.expiresAt, token.revokedAt, token.lastUsedAt].every(renderable)) return 'invalid'
   if (token.revokedAt !== null && token.revokedAt <= now) return 'revoked'
   return token.expiresAt !== null && token.expiresAt <= now ? 'expired' : 'active'
+}
+
+/** A token just made, minted here or imported: its grant under its jti, with nothing happened to it yet. */
+export function newStoredToken(jti: string, grant: TokenGrant<number>): StoredToken {
+  return {...grant, jti, revokedAt: null, lastUsedAt: null, lastUsedIp: null, rotatedTo: null}
 }
 
 export function toRecord(token: StoredToken, now: number): TokenRecord {

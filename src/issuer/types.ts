@@ -6,6 +6,8 @@ export type {
   Algorithm,
   VerifyReason,
   TokenStatus,
+  TokenGrant,
+  TokenHistory,
   TokenRecord,
   Restrictions,
   RateLimit,

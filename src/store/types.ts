@@ -1,4 +1,4 @@
-import type {Algorithm, KeyStorage, MaybePromise, Restrictions, TokenState} from '../core/token.js'
+import type {Algorithm, KeyStorage, MaybePromise, TokenGrant, TokenHistory, TokenState} from '../core/token.js'
 
 export type {MaybePromise, TokenState}
 
@@ -8,26 +8,10 @@ export type {MaybePromise, TokenState}
  * network (PostgreSQL) can take SQLite's place without changing the issuer.
  */
 
-export interface StoredToken {
+/** A token as kept: its grant and its history, times in epoch milliseconds, keyed by its jti. */
+export interface StoredToken extends TokenGrant<number>, TokenHistory<number> {
   jti: string
-  subject: string
-  name: string
-  description: string | null
-  scopes: string[]
-  kid: string
-  createdAt: number
-  expiresAt: number | null
-  revokedAt: number | null
-  lastUsedAt: number | null
-  /** The one account the token may act on; null for any. */
-  account: string | null
-  restrictions: Restrictions | null
-  rotatedTo: string | null
-  lastUsedIp: string | null
-  /** The token this one was minted through; null when the issuer's owner made it. */
-  parent: string | null
 }
-
 
 export interface StoredAuditEvent {
   jti: string
