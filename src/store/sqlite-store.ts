@@ -1,5 +1,6 @@
-import type {Algorithm, Restrictions} from '../core/token.js'
+import type {Row} from './columns.js'
 import {openDatabase, translateSqliteError, type SqliteDatabase} from './database.js'
+import {issuerTable, keyTable, tokenTable} from './tables.js'
 import type {
   ImportOutcome,
   LastUse,
@@ -19,49 +20,6 @@ export const AUDIT_ENTRIES_PER_TOKEN = 200
 export const AUDIT_DETAIL_MAX = 500
 export const ADDRESS_MAX = 64
 
-interface TokenRow {
-  jti: string
-  subject: string
-  name: string
-  description: string | null
-  scopes: string
-  kid: string
-  created_at: number
-  expires_at: number | null
-  revoked_at: number | null
-  last_used_at: number | null
-  account: string | null
-  restrictions: string | null
-  rotated_to: string | null
-  last_used_ip: string | null
-  parent: string | null
-}
-
-interface IssuerRow {
-  issuer: string
-  audience: string
-  algorithm: string
-  default_subject: string
-  active_kid: string
-  created_at: number
-  max_lifetime: number | null
-  key_storage: string
-}
-
-interface KeyRow {
-  kid: string
-  alg: string
-  public_jwk: string
-  created_at: number
-  retired_at: number | null
-  foreign_issuer: string | null
-  foreign_audience: string | null
-}
-
-const KEY_COLUMNS = 'kid, alg, public_jwk, created_at, retired_at, foreign_issuer, foreign_audience'
-const TOKEN_COLUMNS =
-  'jti, subject, name, description, scopes, kid, created_at, expires_at, revoked_at, last_used_at, account, restrictions, rotated_to, last_used_ip, parent'
-
 /** The embedded store: one SQLite file, every statement prepared once per connection. */
 export class SqliteStore implements Store {
   static open(path: string): SqliteStore {
@@ -75,42 +33,28 @@ export class SqliteStore implements Store {
     private readonly path: string,
   ) {
     this.statements = {
-      getIssuer: db.prepare<[], IssuerRow>(
-        'SELECT issuer, audience, algorithm, default_subject, active_kid, created_at, max_lifetime, key_storage FROM issuer WHERE id = 1',
-      ),
-      insertIssuer: db.prepare(
-        `INSERT INTO issuer (id, issuer, audience, algorithm, default_subject, active_kid, created_at, max_lifetime, key_storage)
-         VALUES (1, @issuer, @audience, @algorithm, @default_subject, @active_kid, @created_at, @max_lifetime, @key_storage)`,
-      ),
-      insertKey: db.prepare(
-        `INSERT INTO signing_keys (kid, alg, public_jwk, created_at, retired_at, foreign_issuer, foreign_audience)
-         VALUES (@kid, @alg, @public_jwk, @created_at, @retired_at, @foreign_issuer, @foreign_audience)`,
-      ),
-      listKeys: db.prepare<[], KeyRow>(`SELECT ${KEY_COLUMNS} FROM signing_keys ORDER BY created_at, rowid`),
-      getKey: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM signing_keys WHERE kid = ?`),
-      insertToken: db.prepare(
-        `INSERT INTO tokens (${TOKEN_COLUMNS})
-         VALUES (@jti, @subject, @name, @description, @scopes, @kid, @created_at, @expires_at, @revoked_at, @last_used_at, @account,
-                 @restrictions, @rotated_to, @last_used_ip, @parent)`,
-      ),
-      getToken: db.prepare<[string], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE jti = ?`),
-      // Columns named as TokenState's fields: the row is returned as it comes.
+      getIssuer: db.prepare<[], Row>(`SELECT ${issuerTable.columns} FROM issuer WHERE id = 1`),
+      insertIssuer: db.prepare(`INSERT INTO issuer (id, ${issuerTable.columns}) VALUES (1, ${issuerTable.parameters})`),
+      insertKey: db.prepare(`INSERT INTO signing_keys (${keyTable.columns}) VALUES (${keyTable.parameters})`),
+      listKeys: db.prepare<[], Row>(`SELECT ${keyTable.columns} FROM signing_keys ORDER BY created_at, rowid`),
+      getKey: db.prepare<[string], Row>(`SELECT ${keyTable.columns} FROM signing_keys WHERE kid = ?`),
+      insertToken: db.prepare(`INSERT INTO tokens (${tokenTable.columns}) VALUES (${tokenTable.parameters})`),
+      getToken: db.prepare<[string], Row>(`SELECT ${tokenTable.columns} FROM tokens WHERE jti = ?`),
+      // Columns named as TokenState's fields: on every verification's path, the row is returned as it comes.
       getTokenState: db.prepare<[string], TokenState>(
         'SELECT name, revoked_at AS revokedAt, account FROM tokens WHERE jti = ?',
       ),
       tokenKid: db.prepare<[string], {kid: string}>('SELECT kid FROM tokens WHERE jti = ?'),
-      listActive: db.prepare<{now: number}, TokenRow>(
-        `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE (revoked_at IS NULL OR revoked_at > @now) ORDER BY created_at, jti`,
+      listActive: db.prepare<{now: number}, Row>(
+        `SELECT ${tokenTable.columns} FROM tokens WHERE (revoked_at IS NULL OR revoked_at > @now) ORDER BY created_at, jti`,
       ),
-      listAll: db.prepare<[], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY created_at, jti`),
+      listAll: db.prepare<[], Row>(`SELECT ${tokenTable.columns} FROM tokens ORDER BY created_at, jti`),
       // Both by the tokens_by_subject index: one subject's tokens without a scan of everyone's.
-      listActiveOf: db.prepare<{subject: string; now: number}, TokenRow>(
-        `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE subject = @subject AND (revoked_at IS NULL OR revoked_at > @now)
+      listActiveOf: db.prepare<{subject: string; now: number}, Row>(
+        `SELECT ${tokenTable.columns} FROM tokens WHERE subject = @subject AND (revoked_at IS NULL OR revoked_at > @now)
          ORDER BY created_at, jti`,
       ),
-      listAllOf: db.prepare<[string], TokenRow>(
-        `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE subject = ? ORDER BY created_at, jti`,
-      ),
+      listAllOf: db.prepare<[string], Row>(`SELECT ${tokenTable.columns} FROM tokens WHERE subject = ? ORDER BY created_at, jti`),
       // A revocation scheduled for later (a rotation's grace period) is brought forward.
       revoke: db.prepare<{at: number; jti: string}>(
         'UPDATE tokens SET revoked_at = @at WHERE jti = @jti AND (revoked_at IS NULL OR revoked_at > @at)',
@@ -167,8 +111,7 @@ export class SqliteStore implements Store {
   }
 
   async getIssuer(): Promise<StoredIssuer | undefined> {
-    const row = this.guard(() => this.statements.getIssuer.get())
-    return row && toIssuer(row)
+    return this.guard(() => this.ownIssuer())
   }
 
   async initIssuer(issuer: StoredIssuer, key: StoredKey): Promise<boolean> {
@@ -176,17 +119,8 @@ export class SqliteStore implements Store {
       this.db
         .transaction(() => {
           if (this.statements.getIssuer.get()) return false
-          this.statements.insertKey.run(keyRow(key))
-          this.statements.insertIssuer.run({
-            issuer: issuer.issuer,
-            audience: JSON.stringify(issuer.audience),
-            algorithm: issuer.algorithm,
-            default_subject: issuer.defaultSubject,
-            active_kid: issuer.activeKid,
-            created_at: issuer.createdAt,
-            max_lifetime: issuer.maxLifetimeSeconds,
-            key_storage: issuer.keyStorage,
-          })
+          this.statements.insertKey.run(keyTable.toRow(key))
+          this.statements.insertIssuer.run(issuerTable.toRow(issuer))
           return true
         })
         .immediate(),
@@ -194,13 +128,13 @@ export class SqliteStore implements Store {
   }
 
   async listKeys(): Promise<StoredKey[]> {
-    return this.guard(() => this.statements.listKeys.all()).map((row) => toKey(row))
+    return this.guard(() => this.statements.listKeys.all()).map((row) => keyTable.fromRow(row))
   }
 
   async insertToken(token: StoredToken, audit: readonly StoredAuditEvent[] = []): Promise<void> {
     this.guard(() =>
       this.db.transaction(() => {
-        this.statements.insertToken.run(tokenRow(token))
+        this.statements.insertToken.run(tokenTable.toRow(token))
         for (const event of audit) this.statements.appendAudit.run(event)
       })(),
     )
@@ -215,12 +149,12 @@ export class SqliteStore implements Store {
 
           const known = this.statements.getKey.get(key.kid)
           if (!known) {
-            this.statements.insertKey.run(keyRow(key))
+            this.statements.insertKey.run(keyTable.toRow(key))
             this.statements.bumpKeyEpoch.run()
           }
-          else if (!this.sameIssuerOf(toKey(known), key)) return 'key_conflict'
+          else if (!this.sameIssuerOf(keyTable.fromRow(known), key)) return 'key_conflict'
 
-          this.statements.insertToken.run(tokenRow(token))
+          this.statements.insertToken.run(tokenTable.toRow(token))
           return 'imported'
         })
         .immediate(),
@@ -229,7 +163,7 @@ export class SqliteStore implements Store {
 
   async getToken(jti: string): Promise<StoredToken | undefined> {
     const row = this.guard(() => this.statements.getToken.get(jti))
-    return row && toToken(row)
+    return row && tokenTable.fromRow(row)
   }
 
   getTokenState(jti: string): TokenState | undefined {
@@ -250,7 +184,7 @@ export class SqliteStore implements Store {
 
       return options.includeRevoked ? this.statements.listAll.all() : this.statements.listActive.all({now})
     })
-    return rows.map((row) => toToken(row))
+    return rows.map((row) => tokenTable.fromRow(row))
   }
 
   async revokeToken(jti: string, revokedAt: number, options: {cascade?: boolean} = {}): Promise<RevokeResult> {
@@ -285,7 +219,7 @@ export class SqliteStore implements Store {
           .transaction(() => {
             const {changes} = this.statements.markRotated.run({jti: previous, next: next.jti, at: revokeAt, now: next.createdAt})
             if (changes === 0) return false
-            this.statements.insertToken.run(tokenRow(next))
+            this.statements.insertToken.run(tokenTable.toRow(next))
             return true
           })
           .immediate(),
@@ -353,7 +287,7 @@ export class SqliteStore implements Store {
     this.guard(() =>
       this.db
         .transaction(() => {
-          this.statements.insertKey.run(keyRow(key))
+          this.statements.insertKey.run(keyTable.toRow(key))
           this.statements.setActiveKid.run(key.kid)
           this.statements.bumpKeyEpoch.run()
         })
@@ -367,8 +301,8 @@ export class SqliteStore implements Store {
         this.db
           .transaction(() => {
             const key = this.statements.getKey.get(kid)
-            if (!key || key.foreign_issuer !== null) return 'not_found'
-            if (this.statements.getIssuer.get()?.active_kid === kid) return 'active'
+            if (!key || keyTable.fromRow(key).foreign !== null) return 'not_found'
+            if (this.ownIssuer()?.activeKid === kid) return 'active'
             if (this.statements.retireKey.run(at, kid).changes === 0) return 'already_retired'
             this.statements.bumpKeyEpoch.run()
             return 'retired'
@@ -398,15 +332,20 @@ export class SqliteStore implements Store {
 
   /** Whether a key already stored stands for the same issuer and audience as `key` claims. */
   private sameIssuerOf(known: StoredKey, key: StoredKey): boolean {
-    const own = this.statements.getIssuer.get()
-    const knownFor = known.foreign ?? (own && {issuer: own.issuer, audience: JSON.parse(own.audience) as string[]})
-    const keyFor = key.foreign ?? (own && {issuer: own.issuer, audience: JSON.parse(own.audience) as string[]})
+    const own = this.ownIssuer()
+    const knownFor = known.foreign ?? own
+    const keyFor = key.foreign ?? own
     return (
       knownFor !== undefined &&
       keyFor !== undefined &&
       knownFor.issuer === keyFor.issuer &&
       sameMembers(knownFor.audience, keyFor.audience)
     )
+  }
+
+  private ownIssuer(): StoredIssuer | undefined {
+    const row = this.statements.getIssuer.get()
+    return row && issuerTable.fromRow(row)
   }
 
   private guard<T>(operation: () => T): T {
@@ -418,85 +357,5 @@ export class SqliteStore implements Store {
   }
 }
 
-function tokenRow(token: StoredToken): TokenRow {
-  return {
-    jti: token.jti,
-    subject: token.subject,
-    name: token.name,
-    description: token.description,
-    scopes: token.scopes.join(' '),
-    kid: token.kid,
-    created_at: token.createdAt,
-    expires_at: token.expiresAt,
-    revoked_at: token.revokedAt,
-    last_used_at: token.lastUsedAt,
-    account: token.account,
-    restrictions: token.restrictions === null ? null : JSON.stringify(token.restrictions),
-    rotated_to: token.rotatedTo,
-    last_used_ip: token.lastUsedIp,
-    parent: token.parent,
-  }
-}
-
-function keyRow(key: StoredKey): KeyRow {
-  return {
-    kid: key.kid,
-    alg: key.alg,
-    public_jwk: key.publicJwk,
-    created_at: key.createdAt,
-    retired_at: key.retiredAt,
-    foreign_issuer: key.foreign?.issuer ?? null,
-    foreign_audience: key.foreign ? JSON.stringify(key.foreign.audience) : null,
-  }
-}
-
 const sameMembers = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && a.every((entry) => b.includes(entry))
-
-function toToken(row: TokenRow): StoredToken {
-  return {
-    jti: row.jti,
-    subject: row.subject,
-    name: row.name,
-    description: row.description,
-    scopes: row.scopes === '' ? [] : row.scopes.split(' '),
-    kid: row.kid,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    revokedAt: row.revoked_at,
-    lastUsedAt: row.last_used_at,
-    account: row.account,
-    // The one place the JSON column is read.
-    restrictions: row.restrictions === null ? null : (JSON.parse(row.restrictions) as Restrictions),
-    rotatedTo: row.rotated_to,
-    lastUsedIp: row.last_used_ip,
-    parent: row.parent,
-  }
-}
-
-function toIssuer(row: IssuerRow): StoredIssuer {
-  return {
-    issuer: row.issuer,
-    audience: JSON.parse(row.audience) as string[],
-    algorithm: row.algorithm as Algorithm,
-    defaultSubject: row.default_subject,
-    activeKid: row.active_kid,
-    createdAt: row.created_at,
-    maxLifetimeSeconds: row.max_lifetime,
-    keyStorage: row.key_storage === 'keychain' ? 'keychain' : 'file',
-  }
-}
-
-function toKey(row: KeyRow): StoredKey {
-  return {
-    kid: row.kid,
-    alg: row.alg as Algorithm,
-    publicJwk: row.public_jwk,
-    createdAt: row.created_at,
-    retiredAt: row.retired_at,
-    foreign:
-      row.foreign_issuer === null
-        ? null
-        : {issuer: row.foreign_issuer, audience: JSON.parse(row.foreign_audience ?? '[]') as string[]},
-  }
-}

@@ -1,0 +1,54 @@
+import type {Restrictions} from '../core/token.js'
+import {json, plain, requiredJson, Table, words, type Field} from './columns.js'
+import type {StoredIssuer, StoredKey, StoredToken} from './types.js'
+
+/** Which column keeps which field, for each table the store maps to domain objects (migrations.ts creates them). */
+
+export const tokenTable = new Table<StoredToken>({
+  jti: plain('jti'),
+  subject: plain('subject'),
+  name: plain('name'),
+  description: plain('description'),
+  scopes: words('scopes'),
+  kid: plain('kid'),
+  createdAt: plain('created_at'),
+  expiresAt: plain('expires_at'),
+  revokedAt: plain('revoked_at'),
+  lastUsedAt: plain('last_used_at'),
+  account: plain('account'),
+  restrictions: json<Restrictions>('restrictions'),
+  rotatedTo: plain('rotated_to'),
+  lastUsedIp: plain('last_used_ip'),
+  parent: plain('parent'),
+})
+
+/** Only a key imported with a prepared token names the issuer and audience its tokens carry. */
+const foreignIssuer: Field<StoredKey['foreign']> = {
+  columns: ['foreign_issuer', 'foreign_audience'],
+  write: (foreign) => (foreign === null ? [null, null] : [foreign.issuer, JSON.stringify(foreign.audience)]),
+  read: (row) =>
+    row.foreign_issuer === null
+      ? null
+      : {issuer: row.foreign_issuer as string, audience: JSON.parse((row.foreign_audience as string | null) ?? '[]') as string[]},
+}
+
+export const keyTable = new Table<StoredKey>({
+  kid: plain('kid'),
+  alg: plain('alg'),
+  publicJwk: plain('public_jwk'),
+  createdAt: plain('created_at'),
+  retiredAt: plain('retired_at'),
+  foreign: foreignIssuer,
+})
+
+/** The one issuer row (id 1). */
+export const issuerTable = new Table<StoredIssuer>({
+  issuer: plain('issuer'),
+  audience: requiredJson<string[]>('audience'),
+  algorithm: plain('algorithm'),
+  defaultSubject: plain('default_subject'),
+  activeKid: plain('active_kid'),
+  createdAt: plain('created_at'),
+  maxLifetimeSeconds: plain('max_lifetime'),
+  keyStorage: {columns: ['key_storage'], write: (storage) => [storage], read: (row) => (row.key_storage === 'keychain' ? 'keychain' : 'file')},
+})
