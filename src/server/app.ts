@@ -1,3 +1,4 @@
+import type {TypeBoxTypeProvider} from '@fastify/type-provider-typebox'
 import Fastify, {type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions} from 'fastify'
 
 import {checkSeconds, parseDuration} from '../core/duration.js'
@@ -104,7 +105,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const answer = new HttpError(status, 'invalid_request', `cannot read the request for ${loggablePath(request.url)}`)
       void (reply as FastifyReply).status(answer.statusCode).send(answer.body())
     },
-  })
+  }).withTypeProvider<TypeBoxTypeProvider>()
 
   // RFC 7662 and RFC 7009 requests are form-encoded.
   app.addContentTypeParser('application/x-www-form-urlencoded', {parseAs: 'string'}, (_request, body, done) => {
@@ -133,7 +134,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }
   // Every token route acts through the bearer's token, and so within its authority.
   const actingAs = (caller: Principal) => new ActingIssuer(issuer, callerOf(caller), options.now)
-  const tokenId = (request: FastifyRequest) => (request.params as {id: string}).id
 
   app.get('/healthz', {schema: {response: {200: schemas.health}}}, async () => ({status: 'ok'}))
 
@@ -162,16 +162,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return {subject, id, name, scopes, expiresAt, account, claims}
   })
 
-  app.get('/v1/tokens', {schema: {response: {200: schemas.tokenList}}}, async (request, reply) => {
+  app.get('/v1/tokens', {schema: {querystring: schemas.listQuery, response: {200: schemas.tokenList}}}, async (request, reply) => {
     const caller = await principal(request, reply, 'tokens')
-    const all = (request.query as {all?: string}).all === 'true'
-    return actingAs(caller).listTokens({includeRevoked: all})
+    return actingAs(caller).listTokens({includeRevoked: request.query.all === 'true'})
   })
 
   // EmailEngine's rule: tokens minted over HTTP name an account and never outrank their creator.
   app.post('/v1/tokens', {schema: {body: schemas.createTokenBody, response: {201: schemas.createdToken}}}, async (request, reply) => {
     const caller = await principal(request, reply, 'tokens')
-    const body = request.body as schemas.CreateTokenBody
+    const {body} = request
     const created = await actingAs(caller).createToken({
       name: body.name,
       description: body.description,
@@ -183,30 +182,31 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.status(201).send(created)
   })
 
-  app.post('/v1/tokens/:id/rotate', {schema: {body: schemas.rotateBody, response: {201: schemas.rotatedToken}}}, async (request, reply) => {
+  const rotate = {params: schemas.tokenParams, body: schemas.rotateBody, response: {201: schemas.rotatedToken}}
+  app.post('/v1/tokens/:id/rotate', {schema: rotate}, async (request, reply) => {
     const caller = await principal(request, reply, 'tokens')
-    const body = (request.body ?? {}) as {grace?: number | string}
-    return reply.status(201).send(await actingAs(caller).rotateToken(tokenId(request), {graceSeconds: seconds(body.grace)}))
+    const grace = request.body?.grace
+    return reply.status(201).send(await actingAs(caller).rotateToken(request.params.id, {graceSeconds: seconds(grace)}))
   })
 
-  app.get('/v1/tokens/:id/trail', {schema: {response: {200: schemas.trail}}}, async (request, reply) => {
+  app.get('/v1/tokens/:id/trail', {schema: {params: schemas.tokenParams, response: {200: schemas.trail}}}, async (request, reply) => {
     const caller = await principal(request, reply, 'tokens')
-    return actingAs(caller).tokenTrail(tokenId(request))
+    return actingAs(caller).tokenTrail(request.params.id)
   })
 
-  app.get('/v1/tokens/:id', {schema: {response: {200: schemas.token}}}, async (request, reply) => {
+  app.get('/v1/tokens/:id', {schema: {params: schemas.tokenParams, response: {200: schemas.token}}}, async (request, reply) => {
     const caller = await principal(request, reply, 'tokens')
-    return actingAs(caller).getToken(tokenId(request))
+    return actingAs(caller).getToken(request.params.id)
   })
 
   // A token may always revoke itself (cape logout --revoke); revoking any other needs scope `tokens`.
   // ?cascade=true revokes every token minted through it as well; without it, they live on.
-  app.delete('/v1/tokens/:id', {schema: {querystring: schemas.revokeQuery, response: {200: schemas.revokedToken}}}, async (request, reply) => {
-    const id = tokenId(request)
+  const revoke = {params: schemas.tokenParams, querystring: schemas.revokeQuery, response: {200: schemas.revokedToken}}
+  app.delete('/v1/tokens/:id', {schema: revoke}, async (request, reply) => {
+    const {id} = request.params
     const caller = await principal(request, reply, undefined)
     if (id !== caller.id && !grantsScopes(caller.scopes, ['tokens'])) throw insufficientScope('tokens')
-    const cascade = (request.query as {cascade?: string}).cascade === 'true'
-    return actingAs(caller).revokeToken(id, {cascade})
+    return actingAs(caller).revokeToken(id, {cascade: request.query.cascade === 'true'})
   })
 
   // RFC 7662: any invalid token is just {"active": false}; no reason is given away. A resource

@@ -1,175 +1,157 @@
+import {Type, type Static} from '@sinclair/typebox'
+
 import {MAX_LIFETIME_SECONDS} from '../core/duration.js'
-import type {RestrictionsInput} from '../issuer/types.js'
+import type {AuditEvent, CreatedToken, Jwks, PublicJwk, RevokedToken, RotatedToken, TokenClaims, TokenRecord, TokenStatus} from '../issuer/types.js'
 
-/** Response schemas: fast-json-stringify serialises with them and drops anything not listed. */
+/**
+ * Each route's schemas, and through Fastify's TypeBox type provider its types: one declaration.
+ * Requests are validated with them; responses are serialised with them (fast-json-stringify),
+ * which drops anything not listed. The issuer's types stay plain TypeScript in core, so a command
+ * never loads TypeBox; the check at the end keeps each response schema's type equal to the
+ * issuer type it serialises.
+ */
 
-const stringArray = {type: 'array', items: {type: 'string'}} as const
-const nullableString = {type: ['string', 'null']} as const
-const lifetime = {anyOf: [{type: 'integer', minimum: 1, maximum: MAX_LIFETIME_SECONDS}, {type: 'string', maxLength: 32}]} as const
+/**
+ * `schema` exactly as written, typed as `T`: for what TypeBox would spell as an anyOf (a string
+ * union, a nullable string), which would change a request's 400 message or make the serialiser
+ * validate every response to pick a branch.
+ */
+const typed = <T>(schema: object) => Type.Unsafe<T>(schema)
 
-export const health = {type: 'object', properties: {status: {type: 'string'}}} as const
+const stringArray = Type.Array(Type.String())
+const nullableString = typed<string | null>({type: ['string', 'null']})
+const lifetime = Type.Union([Type.Integer({minimum: 1, maximum: MAX_LIFETIME_SECONDS}), Type.String({maxLength: 32})])
+/** EmailEngine's "none" for a restriction. */
+const none = typed<false>({const: false})
 
-export const jwks = {
-  type: 'object',
-  properties: {keys: {type: 'array', items: {type: 'object', additionalProperties: true}}},
-} as const
+export const health = Type.Object({status: Type.String()})
 
-export const metadata = {
-  type: 'object',
-  properties: {
-    issuer: {type: 'string'},
-    jwks_uri: {type: 'string'},
-    introspection_endpoint: {type: 'string'},
-    revocation_endpoint: {type: 'string'},
-    scopes_supported: stringArray,
-    response_types_supported: stringArray,
-    grant_types_supported: stringArray,
-    introspection_endpoint_auth_methods_supported: stringArray,
-    revocation_endpoint_auth_methods_supported: stringArray,
-    cape_audience: stringArray,
-  },
-} as const
+export const jwks = Type.Object({keys: Type.Array(typed<PublicJwk>({type: 'object', additionalProperties: true}))})
 
-export const token = {
-  type: 'object',
-  properties: {
-    id: {type: 'string'},
-    name: {type: 'string'},
-    description: nullableString,
-    subject: {type: 'string'},
-    scopes: stringArray,
-    kid: {type: 'string'},
-    status: {type: 'string'},
-    createdAt: {type: 'string'},
-    expiresAt: nullableString,
-    revokedAt: nullableString,
-    lastUsedAt: nullableString,
-    lastUsedIp: nullableString,
-    account: nullableString,
-    rotatedTo: nullableString,
-    parent: nullableString,
-    restrictions: {
-      anyOf: [
-        {type: 'null'},
+export const metadata = Type.Object({
+  issuer: Type.String(),
+  jwks_uri: Type.String(),
+  introspection_endpoint: Type.String(),
+  revocation_endpoint: Type.String(),
+  scopes_supported: stringArray,
+  response_types_supported: stringArray,
+  grant_types_supported: stringArray,
+  introspection_endpoint_auth_methods_supported: stringArray,
+  revocation_endpoint_auth_methods_supported: stringArray,
+  cape_audience: typed<readonly string[]>(stringArray),
+})
+
+export const token = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  description: nullableString,
+  subject: Type.String(),
+  scopes: stringArray,
+  kid: Type.String(),
+  status: typed<TokenStatus>({type: 'string'}),
+  createdAt: Type.String(),
+  expiresAt: nullableString,
+  revokedAt: nullableString,
+  lastUsedAt: nullableString,
+  lastUsedIp: nullableString,
+  account: nullableString,
+  rotatedTo: nullableString,
+  parent: nullableString,
+  restrictions: Type.Union([
+    Type.Null(),
+    Type.Object({
+      addresses: Type.Optional(stringArray),
+      referrers: Type.Optional(stringArray),
+      rateLimit: Type.Optional(Type.Object({maxRequests: Type.Integer(), timeWindow: Type.Integer()})),
+    }),
+  ]),
+})
+
+/** An account-bound caller's own account when `account` is left out; required of a caller bound to none. */
+export const createTokenBody = Type.Object(
+  {
+    name: Type.String({minLength: 1, maxLength: 100}),
+    description: Type.Optional(Type.String({maxLength: 500})),
+    scopes: Type.Optional(Type.Array(Type.String({maxLength: 64}), {maxItems: 32})),
+    expiresIn: Type.Optional(lifetime),
+    account: Type.Optional(Type.String({minLength: 1, maxLength: 255})),
+    restrictions: Type.Optional(
+      Type.Object(
         {
-          type: 'object',
-          properties: {
-            addresses: stringArray,
-            referrers: stringArray,
-            rateLimit: {type: 'object', properties: {maxRequests: {type: 'integer'}, timeWindow: {type: 'integer'}}},
-          },
+          addresses: Type.Optional(Type.Union([none, Type.Array(Type.String({maxLength: 64}), {maxItems: 64})])),
+          referrers: Type.Optional(Type.Union([none, Type.Array(Type.String({maxLength: 500}), {maxItems: 64})])),
+          rateLimit: Type.Optional(
+            Type.Union([
+              none,
+              Type.Object({maxRequests: Type.Integer({minimum: 1}), timeWindow: Type.Integer({minimum: 1})}, {additionalProperties: false}),
+            ]),
+          ),
         },
-      ],
-    },
+        {additionalProperties: false},
+      ),
+    ),
   },
-} as const
+  {additionalProperties: false},
+)
 
-export const createTokenBody = {
-  type: 'object',
-  required: ['name'],
-  additionalProperties: false,
-  properties: {
-    name: {type: 'string', minLength: 1, maxLength: 100},
-    description: {type: 'string', maxLength: 500},
-    scopes: {type: 'array', maxItems: 32, items: {type: 'string', maxLength: 64}},
-    expiresIn: lifetime,
-    account: {type: 'string', minLength: 1, maxLength: 255},
-    // EmailEngine's shape; each may be false for "none".
-    restrictions: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        addresses: {anyOf: [{const: false}, {type: 'array', maxItems: 64, items: {type: 'string', maxLength: 64}}]},
-        referrers: {anyOf: [{const: false}, {type: 'array', maxItems: 64, items: {type: 'string', maxLength: 500}}]},
-        rateLimit: {
-          anyOf: [
-            {const: false},
-            {
-              type: 'object',
-              required: ['maxRequests', 'timeWindow'],
-              additionalProperties: false,
-              properties: {maxRequests: {type: 'integer', minimum: 1}, timeWindow: {type: 'integer', minimum: 1}},
-            },
-          ],
-        },
-      },
-    },
-  },
-} as const
+export const tokenParams = Type.Object({id: Type.String()})
 
-export interface CreateTokenBody {
-  name: string
-  /** Required of a caller bound to no account; a bound caller's own when left out. */
-  account?: string
-  description?: string
-  scopes?: string[]
-  expiresIn?: number | string
-  restrictions?: RestrictionsInput
-}
+/** Only `all=true` lists revoked tokens too; any other value is the default, as it always was. */
+export const listQuery = Type.Object({all: Type.Optional(Type.Unknown())})
 
-export const rotateBody = {
-  anyOf: [{type: 'null'}, {type: 'object', additionalProperties: false, properties: {grace: lifetime}}],
-} as const
+export const rotateBody = Type.Union([Type.Null(), Type.Object({grace: Type.Optional(lifetime)}, {additionalProperties: false})])
 
-export const revokeQuery = {
-  type: 'object',
-  properties: {cascade: {type: 'string', enum: ['true', 'false']}},
-} as const
+export const revokeQuery = Type.Object({cascade: Type.Optional(typed<'true' | 'false'>({type: 'string', enum: ['true', 'false']}))})
 
-export const revokedToken = {
-  type: 'object',
-  properties: {...token.properties, cascaded: stringArray},
-} as const
+export const revokedToken = Type.Object({...token.properties, cascaded: Type.Optional(stringArray)})
 
-export const trail = {
-  type: 'array',
-  items: {
-    type: 'object',
-    properties: {at: {type: 'string'}, event: {type: 'string'}, detail: nullableString, count: {type: 'integer'}},
-  },
-} as const
+export const trail = Type.Array(
+  Type.Object({at: Type.String(), event: typed<AuditEvent['event']>({type: 'string'}), detail: nullableString, count: Type.Integer()}),
+)
 
-export const createdToken = {
-  type: 'object',
-  properties: {...token.properties, token: {type: 'string'}},
-} as const
+export const createdToken = Type.Object({...token.properties, token: Type.String()})
 
-export const rotatedToken = {
-  type: 'object',
-  properties: {...createdToken.properties, previous: token},
-} as const
+export const rotatedToken = Type.Object({...createdToken.properties, previous: token})
 
-export const tokenList = {type: 'array', items: token} as const
+export const tokenList = Type.Array(token)
 
-export const whoami = {
-  type: 'object',
-  properties: {
-    subject: {type: 'string'},
-    id: {type: 'string'},
-    name: {type: 'string'},
-    scopes: stringArray,
-    expiresAt: nullableString,
-    account: nullableString,
-    claims: {type: 'object', additionalProperties: true},
-  },
-} as const
+export const whoami = Type.Object({
+  subject: Type.String(),
+  id: Type.String(),
+  name: Type.String(),
+  scopes: typed<readonly string[]>(stringArray),
+  expiresAt: nullableString,
+  account: nullableString,
+  claims: typed<Readonly<TokenClaims>>({type: 'object', additionalProperties: true}),
+})
 
-export const introspection = {
-  type: 'object',
-  required: ['active'],
-  properties: {
-    active: {type: 'boolean'},
-    token_type: {type: 'string'},
-    scope: {type: 'string'},
-    sub: {type: 'string'},
-    iss: {type: 'string'},
-    // Always a list here (RFC 7662 allows either): anyOf would make every response run a validator.
-    aud: stringArray,
-    jti: {type: 'string'},
-    iat: {type: 'integer'},
-    nbf: {type: 'integer'},
-    exp: {type: 'integer'},
-    username: {type: 'string'},
-    account: {type: 'string'},
-  },
-} as const
+export const introspection = Type.Object({
+  active: Type.Boolean(),
+  token_type: Type.Optional(Type.String()),
+  scope: Type.Optional(Type.String()),
+  sub: Type.Optional(Type.String()),
+  iss: Type.Optional(Type.String()),
+  // Always a list here (RFC 7662 allows either): anyOf would make every response run a validator.
+  aud: Type.Optional(stringArray),
+  jti: Type.Optional(Type.String()),
+  iat: Type.Optional(Type.Integer()),
+  nbf: Type.Optional(Type.Integer()),
+  exp: Type.Optional(Type.Integer()),
+  username: Type.Optional(Type.String()),
+  account: Type.Optional(Type.String()),
+})
+
+/** True when A and B are the same type, not merely assignable one way. */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
+type AllHold<Checks extends Record<string, true>> = Checks
+
+/** Compile-time only: what each response schema serialises is exactly the issuer's type. */
+export type ResponsesMatchTheIssuer = AllHold<{
+  token: Same<Static<typeof token>, TokenRecord>
+  tokenList: Same<Static<typeof tokenList>, TokenRecord[]>
+  createdToken: Same<Static<typeof createdToken>, CreatedToken>
+  rotatedToken: Same<Static<typeof rotatedToken>, RotatedToken>
+  revokedToken: Same<Static<typeof revokedToken>, RevokedToken>
+  trail: Same<Static<typeof trail>, AuditEvent[]>
+  jwks: Same<Static<typeof jwks>, Jwks>
+}>
