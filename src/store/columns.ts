@@ -1,26 +1,29 @@
 /**
  * A table's columns declared once, as a map from a domain object's fields to the columns that
- * keep them: the column list, the INSERT's parameters and both directions of the row mapping are
- * derived from it, and JSON columns are parsed here and nowhere else.
+ * keep them: the SELECT list, the INSERT's columns and parameters and both directions of the row
+ * mapping are derived from it, and JSON columns are parsed here and nowhere else.
  */
 
 /** What cape writes to and reads from SQLite: it keeps no blobs. */
 export type SqlValue = string | number | null
 
-/** A row as better-sqlite3 returns it, by column name. */
-export type Row = Readonly<Record<string, SqlValue>>
+/** A row as better-sqlite3 returns it: a fresh object per row, by column name (or alias). */
+export type Row = Record<string, SqlValue>
 
 /** How one field is kept: in which columns (most fields have one), and how it is written and read. */
 export interface Field<Value> {
   readonly columns: readonly string[]
   /** The values of `columns`, in their order. */
   write(value: Value): readonly SqlValue[]
-  read(row: Row): Value
+  /** The SQL that reads it back, when that is not its one column. */
+  readonly select?: string
+  /** The value from what SQLite returns for it; absent when that is the value itself. */
+  read?(stored: SqlValue): Value
 }
 
 /** A value SQLite keeps as it is: text, a number or null. Read back as the type the schema gives the column. */
 export function plain<Value extends SqlValue>(column: string): Field<Value> {
-  return {columns: [column], write: (value) => [value], read: (row) => row[column] as Value}
+  return {columns: [column], write: (value) => [value]}
 }
 
 /** Words without spaces (scopes), kept space-separated: '' is none. */
@@ -28,10 +31,7 @@ export function words(column: string): Field<string[]> {
   return {
     columns: [column],
     write: (value) => [value.join(' ')],
-    read: (row) => {
-      const text = row[column] as string
-      return text === '' ? [] : text.split(' ')
-    },
+    read: (stored) => (stored === '' ? [] : (stored as string).split(' ')),
   }
 }
 
@@ -40,37 +40,54 @@ export function json<Value>(column: string): Field<Value | null> {
   return {
     columns: [column],
     write: (value) => [value === null ? null : JSON.stringify(value)],
-    read: (row) => {
-      const text = row[column] as string | null
-      return text === null ? null : (JSON.parse(text) as Value)
-    },
+    read: (stored) => (stored === null ? null : (JSON.parse(stored as string) as Value)),
   }
 }
 
 /** A JSON value that is never null. */
 export function requiredJson<Value>(column: string): Field<Value> {
-  return {columns: [column], write: (value) => [JSON.stringify(value)], read: (row) => JSON.parse(row[column] as string) as Value}
+  return {columns: [column], write: (value) => [JSON.stringify(value)], read: (stored) => JSON.parse(stored as string) as Value}
 }
 
 export type Fields<Domain> = {readonly [Key in keyof Domain]-?: Field<Domain[Key]>}
 
 export class Table<Domain> {
-  /** `a, b, c`: every column of the map, for SELECT and INSERT. */
+  /** Every field, read back under its own name (`created_at AS createdAt`): for SELECT. */
+  readonly select: string
+  /** `a, b, c`: every column, for INSERT. */
   readonly columns: string
   /** `@a, @b, @c`: an INSERT's values, as named parameters. */
   readonly parameters: string
-  private readonly keys: ReadonlyArray<keyof Domain>
+  private readonly keys: ReadonlyArray<keyof Domain & string>
+  /** Only the fields whose stored form is not their value: the others need no work per row. */
+  private readonly decoders: ReadonlyArray<readonly [keyof Domain & string, (stored: SqlValue) => unknown]>
 
   constructor(private readonly fields: Fields<Domain>) {
-    this.keys = Object.keys(fields) as Array<keyof Domain>
+    this.keys = Object.keys(fields) as Array<keyof Domain & string>
+    this.select = this.selectOf(...this.keys)
     const names = this.keys.flatMap((key) => fields[key].columns)
     this.columns = names.join(', ')
     this.parameters = names.map((name) => `@${name}`).join(', ')
+    this.decoders = this.keys.flatMap((key) => {
+      const {read} = fields[key]
+      return read ? [[key, read] as const] : []
+    })
+  }
+
+  /** Some fields, read back under their own names; a row of only plain fields is already the object. */
+  selectOf(...keys: ReadonlyArray<keyof Domain & string>): string {
+    return keys
+      .map((key) => {
+        const {columns, select} = this.fields[key]
+        const expression = select ?? columns[0]!
+        return expression === key ? key : `${expression} AS "${key}"`
+      })
+      .join(', ')
   }
 
   /** The named parameters of an INSERT of `value`. */
-  toRow(value: Domain): Record<string, SqlValue> {
-    const row: Record<string, SqlValue> = {}
+  toRow(value: Domain): Row {
+    const row: Row = {}
     for (const key of this.keys) {
       const field = this.fields[key]
       const values = field.write(value[key])
@@ -82,10 +99,10 @@ export class Table<Domain> {
     return row
   }
 
-  /** The domain object a row of `SELECT ${columns}` stands for. */
+  /** The domain object a row of `SELECT ${select}` stands for: that row itself, its stored forms decoded in place. */
   fromRow(row: Row): Domain {
-    const value: Partial<Record<keyof Domain, unknown>> = {}
-    for (const key of this.keys) value[key] = this.fields[key].read(row)
+    const value: Record<string, unknown> = row
+    for (const [key, read] of this.decoders) value[key] = read(row[key])
     return value as Domain
   }
 }

@@ -33,28 +33,26 @@ export class SqliteStore implements Store {
     private readonly path: string,
   ) {
     this.statements = {
-      getIssuer: db.prepare<[], Row>(`SELECT ${issuerTable.columns} FROM issuer WHERE id = 1`),
+      getIssuer: db.prepare<[], Row>(`SELECT ${issuerTable.select} FROM issuer WHERE id = 1`),
       insertIssuer: db.prepare(`INSERT INTO issuer (id, ${issuerTable.columns}) VALUES (1, ${issuerTable.parameters})`),
       insertKey: db.prepare(`INSERT INTO signing_keys (${keyTable.columns}) VALUES (${keyTable.parameters})`),
-      listKeys: db.prepare<[], Row>(`SELECT ${keyTable.columns} FROM signing_keys ORDER BY created_at, rowid`),
-      getKey: db.prepare<[string], Row>(`SELECT ${keyTable.columns} FROM signing_keys WHERE kid = ?`),
+      listKeys: db.prepare<[], Row>(`SELECT ${keyTable.select} FROM signing_keys ORDER BY created_at, rowid`),
+      getKey: db.prepare<[string], Row>(`SELECT ${keyTable.select} FROM signing_keys WHERE kid = ?`),
       insertToken: db.prepare(`INSERT INTO tokens (${tokenTable.columns}) VALUES (${tokenTable.parameters})`),
-      getToken: db.prepare<[string], Row>(`SELECT ${tokenTable.columns} FROM tokens WHERE jti = ?`),
-      // Columns named as TokenState's fields: on every verification's path, the row is returned as it comes.
-      getTokenState: db.prepare<[string], TokenState>(
-        'SELECT name, revoked_at AS revokedAt, account FROM tokens WHERE jti = ?',
-      ),
+      getToken: db.prepare<[string], Row>(`SELECT ${tokenTable.select} FROM tokens WHERE jti = ?`),
+      // On every verification's path: plain columns only, so the row is returned as it comes.
+      getTokenState: db.prepare<[string], TokenState>(`SELECT ${tokenTable.selectOf('name', 'revokedAt', 'account')} FROM tokens WHERE jti = ?`),
       tokenKid: db.prepare<[string], {kid: string}>('SELECT kid FROM tokens WHERE jti = ?'),
       listActive: db.prepare<{now: number}, Row>(
-        `SELECT ${tokenTable.columns} FROM tokens WHERE (revoked_at IS NULL OR revoked_at > @now) ORDER BY created_at, jti`,
+        `SELECT ${tokenTable.select} FROM tokens WHERE (revoked_at IS NULL OR revoked_at > @now) ORDER BY created_at, jti`,
       ),
-      listAll: db.prepare<[], Row>(`SELECT ${tokenTable.columns} FROM tokens ORDER BY created_at, jti`),
+      listAll: db.prepare<[], Row>(`SELECT ${tokenTable.select} FROM tokens ORDER BY created_at, jti`),
       // Both by the tokens_by_subject index: one subject's tokens without a scan of everyone's.
       listActiveOf: db.prepare<{subject: string; now: number}, Row>(
-        `SELECT ${tokenTable.columns} FROM tokens WHERE subject = @subject AND (revoked_at IS NULL OR revoked_at > @now)
+        `SELECT ${tokenTable.select} FROM tokens WHERE subject = @subject AND (revoked_at IS NULL OR revoked_at > @now)
          ORDER BY created_at, jti`,
       ),
-      listAllOf: db.prepare<[string], Row>(`SELECT ${tokenTable.columns} FROM tokens WHERE subject = ? ORDER BY created_at, jti`),
+      listAllOf: db.prepare<[string], Row>(`SELECT ${tokenTable.select} FROM tokens WHERE subject = ? ORDER BY created_at, jti`),
       // A revocation scheduled for later (a rotation's grace period) is brought forward.
       revoke: db.prepare<{at: number; jti: string}>(
         'UPDATE tokens SET revoked_at = @at WHERE jti = @jti AND (revoked_at IS NULL OR revoked_at > @at)',

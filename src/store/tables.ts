@@ -22,14 +22,15 @@ export const tokenTable = new Table<StoredToken>({
   parent: plain('parent'),
 })
 
-/** Only a key imported with a prepared token names the issuer and audience its tokens carry. */
+/**
+ * Only a key imported with a prepared token names the issuer and audience its tokens carry: two
+ * columns, read back as one JSON value.
+ */
 const foreignIssuer: Field<StoredKey['foreign']> = {
   columns: ['foreign_issuer', 'foreign_audience'],
   write: (foreign) => (foreign === null ? [null, null] : [foreign.issuer, JSON.stringify(foreign.audience)]),
-  read: (row) =>
-    row.foreign_issuer === null
-      ? null
-      : {issuer: row.foreign_issuer as string, audience: JSON.parse((row.foreign_audience as string | null) ?? '[]') as string[]},
+  select: "CASE WHEN foreign_issuer IS NULL THEN NULL ELSE json_object('issuer', foreign_issuer, 'audience', json(foreign_audience)) END",
+  read: (stored) => (stored === null ? null : (JSON.parse(stored as string) as StoredKey['foreign'])),
 }
 
 export const keyTable = new Table<StoredKey>({
@@ -50,5 +51,5 @@ export const issuerTable = new Table<StoredIssuer>({
   activeKid: plain('active_kid'),
   createdAt: plain('created_at'),
   maxLifetimeSeconds: plain('max_lifetime'),
-  keyStorage: {columns: ['key_storage'], write: (storage) => [storage], read: (row) => (row.key_storage === 'keychain' ? 'keychain' : 'file')},
+  keyStorage: {columns: ['key_storage'], write: (storage) => [storage], read: (stored) => (stored === 'keychain' ? 'keychain' : 'file')},
 })
