@@ -100,9 +100,9 @@ export interface RotatedToken extends CreatedToken {
   previous: TokenRecord
 }
 
-/** One entry of a token's trail. */
-export interface AuditEvent {
-  at: string
+/** One entry of a token's trail; `Time` as in TokenGrant. */
+export interface AuditEvent<Time = string> {
+  at: Time
   event: 'created' | 'imported' | 'rotated' | 'revoked' | 'reuse_detected' | 'refused'
   detail: string | null
   /** Identical events within a second are one entry with a count. */

@@ -64,6 +64,6 @@ export async function detectReuse(store: Store, jti: string, at: number): Promis
   if (revoked.length === 0) return
   await store.appendAudit([
     {jti, at, event: 'reuse_detected', detail: `used after its rotation: revoked ${revoked.join(', ')}`, count: 1},
-    ...revoked.map((successor) => ({jti: successor, at, event: 'revoked', detail: `reuse of ${jti} after its rotation`, count: 1})),
+    ...revoked.map((successor) => ({jti: successor, at, event: 'revoked' as const, detail: `reuse of ${jti} after its rotation`, count: 1})),
   ])
 }

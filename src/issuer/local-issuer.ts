@@ -185,7 +185,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     if (!(await this.store.getToken(id))) throw notFound(id)
     return (await this.store.listAudit(id)).map((entry) => ({
       at: iso(entry.at),
-      event: entry.event as AuditEvent['event'],
+      event: entry.event,
       detail: entry.detail,
       count: entry.count,
     }))
@@ -214,8 +214,8 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     }
 
     await this.store.appendAudit([
-      ...(outcome === 'revoked' ? [{jti: id, at, event: 'revoked', detail: descendants.length ? `with ${descendants.length} descendant(s)` : null, count: 1}] : []),
-      ...descendants.map((jti) => ({jti, at, event: 'revoked', detail: `with its ancestor ${id}`, count: 1})),
+      ...(outcome === 'revoked' ? [{jti: id, at, event: 'revoked' as const, detail: descendants.length ? `with ${descendants.length} descendant(s)` : null, count: 1}] : []),
+      ...descendants.map((jti) => ({jti, at, event: 'revoked' as const, detail: `with its ancestor ${id}`, count: 1})),
     ])
     const record = await this.getToken(id)
     return options.cascade ? {...record, cascaded: descendants} : record

@@ -1,4 +1,4 @@
-import type {Algorithm, KeyStorage, MaybePromise, TokenGrant, TokenHistory, TokenState} from '../core/token.js'
+import type {Algorithm, AuditEvent, KeyStorage, MaybePromise, TokenGrant, TokenHistory, TokenState} from '../core/token.js'
 
 export type {MaybePromise, TokenState}
 
@@ -13,12 +13,8 @@ export interface StoredToken extends TokenGrant<number>, TokenHistory<number> {
   jti: string
 }
 
-export interface StoredAuditEvent {
+export interface StoredAuditEvent extends AuditEvent<number> {
   jti: string
-  at: number
-  event: string
-  detail: string | null
-  count: number
 }
 
 export interface LastUse {
