@@ -5,7 +5,7 @@ import {checkSeconds, describeDuration} from '../core/duration.js'
 import {CapeError} from '../core/errors.js'
 import {describeFsError} from '../fs/describe-error.js'
 import {ensurePrivateDir} from '../fs/secure-files.js'
-import {SqliteStore} from '../store/sqlite-store.js'
+import {openStore} from '../store/open-store.js'
 import type {Store, StoredIssuer, StoredToken} from '../store/types.js'
 import {AuditRecorder} from './audit-recorder.js'
 import {DEFAULT_AUDIENCE, DEFAULT_ISSUER} from './defaults.js'
@@ -46,6 +46,8 @@ import type {
 export interface LocalIssuerOptions {
   /** The data directory: `cape.db` and `keys/` live here. */
   home: string
+  /** A postgres:// URL: the store is that database instead of `cape.db` (keys stay in `home`). */
+  databaseUrl?: string | undefined
   /** Epoch milliseconds; tests move the clock. */
   now?: () => number
 }
@@ -66,13 +68,13 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
       })
     }
 
-    const store = SqliteStore.open(join(options.home, 'cape.db'))
+    const store = await openStore(options)
     try {
       const issuer = new LocalIssuer(store, join(options.home, 'keys'), options.now ?? Date.now)
       await issuer.keys.load()
       return issuer
     } catch (error) {
-      store.close()
+      await store.close()
       throw error
     }
   }
@@ -290,7 +292,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
   async close(): Promise<void> {
     this.keys.close()
     await Promise.all([this.lastUsed.flush(), this.audit.flush()])
-    this.store.close()
+    await this.store.close()
   }
 
   /** The owner's check: nothing recorded; a token rotated away names its successor. */

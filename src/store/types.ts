@@ -109,5 +109,6 @@ export interface Store {
   /** 'retired', or why not: it is the active key, unknown, or retired already. */
   retireKey(kid: string, at: number): Promise<'retired' | 'active' | 'not_found' | 'already_retired'>
   setMaxLifetime(seconds: number | null): Promise<void>
-  close(): void
+  /** Lets go of the database; a store over the network ends its connections, so the process can exit. */
+  close(): MaybePromise<void>
 }

@@ -1,0 +1,438 @@
+import type postgres from 'postgres'
+
+import {CapeError} from '../core/errors.js'
+import {POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION} from './postgres-migrations.js'
+import {describeDatabaseUrl, isRetryable, translatePostgresError} from './postgres-errors.js'
+import {
+  ADDRESS_MAX,
+  AUDIT_DETAIL_MAX,
+  AUDIT_ENTRIES_PER_TOKEN,
+  ISSUER_COLUMNS,
+  ISSUER_FIELDS,
+  issuerRow,
+  KEY_COLUMNS,
+  KEY_FIELDS,
+  keyRow,
+  sameIssuerOf,
+  TOKEN_COLUMNS,
+  TOKEN_FIELDS,
+  tokenRow,
+  toIssuer,
+  toKey,
+  toToken,
+  type IssuerRow,
+  type KeyRow,
+  type TokenRow,
+} from './rows.js'
+import type {
+  ImportOutcome,
+  LastUse,
+  RevokeOutcome,
+  RevokeResult,
+  Store,
+  StoredAuditEvent,
+  StoredIssuer,
+  StoredKey,
+  StoredToken,
+  TokenState,
+} from './types.js'
+
+/** BIGINT columns (epoch milliseconds, counts) come back as numbers: every value cape stores is far below 2^53. */
+type Types = {bigint: number}
+type Sql = postgres.Sql<Types>
+type Tx = postgres.TransactionSql<Types>
+type Value = string | number | null | readonly string[] | readonly number[] | readonly (string | null)[]
+type Parameter = Value | boolean
+
+const INT8 = 20
+const POOL_SIZE = 10
+const CONNECT_TIMEOUT_SECONDS = 10
+/** As SQLite's busy timeout: a lock not had within this is store_busy, not a hang. */
+const LOCK_TIMEOUT_MS = 5000
+/** A transaction PostgreSQL aborted to break a deadlock or a serialization conflict runs again, this often at most. */
+const ATTEMPTS = 3
+
+const placeholders = (count: number, from = 1) => Array.from({length: count}, (_, index) => `$${index + from}`).join(', ')
+const valuesOf = <Row, Field extends keyof Row>(row: Row, fields: readonly Field[]): Value[] => fields.map((field) => row[field] as Value)
+const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+
+/**
+ * Every statement, as constant text: values only ever travel as parameters. Each is prepared
+ * once per connection. `$n` numbering follows the *_FIELDS order where a whole row is written.
+ */
+const SQL = {
+  schemaVersion: 'SELECT version FROM schema_version WHERE id = 1',
+  getIssuer: `SELECT ${ISSUER_COLUMNS} FROM issuer WHERE id = 1`,
+  // Loses quietly to a process that set the issuer up first: it waits for that one's commit.
+  insertIssuer: `INSERT INTO issuer (id, ${ISSUER_COLUMNS}) VALUES (1, ${placeholders(ISSUER_FIELDS.length)})
+                 ON CONFLICT (id) DO NOTHING RETURNING id`,
+  lockIssuer: 'SELECT active_kid FROM issuer WHERE id = 1 FOR UPDATE',
+  insertKey: `INSERT INTO signing_keys (${KEY_COLUMNS}) VALUES (${placeholders(KEY_FIELDS.length)})`,
+  listKeys: `SELECT ${KEY_COLUMNS} FROM signing_keys ORDER BY created_at, added`,
+  getKey: `SELECT ${KEY_COLUMNS} FROM signing_keys WHERE kid = $1`,
+  insertToken: `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (${placeholders(TOKEN_FIELDS.length)})`,
+  getToken: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE jti = $1`,
+  getTokenState: 'SELECT name, revoked_at AS "revokedAt", account FROM tokens WHERE jti = $1',
+  tokenKid: 'SELECT kid FROM tokens WHERE jti = $1',
+  listActive: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE (revoked_at IS NULL OR revoked_at > $1) ORDER BY created_at, jti`,
+  listAll: `SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY created_at, jti`,
+  listActiveOf: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE subject = $1 AND (revoked_at IS NULL OR revoked_at > $2) ORDER BY created_at, jti`,
+  listAllOf: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE subject = $1 ORDER BY created_at, jti`,
+  // A revocation scheduled for later (a rotation's grace period) is brought forward.
+  revoke: 'UPDATE tokens SET revoked_at = $1 WHERE jti = $2 AND (revoked_at IS NULL OR revoked_at > $1) RETURNING jti',
+  // Sorted by id, so that two processes writing overlapping batches take the row locks in one order.
+  recordLastUsed: `UPDATE tokens SET last_used_at = used.at, last_used_ip = coalesce(used.ip, tokens.last_used_ip)
+                   FROM unnest($1::text[], $2::bigint[], $3::text[]) AS used (jti, at, ip)
+                   WHERE tokens.jti = used.jti AND (tokens.last_used_at IS NULL OR tokens.last_used_at < used.at)`,
+  markRotated: `UPDATE tokens SET rotated_to = $2, revoked_at = $3
+                WHERE jti = $1 AND rotated_to IS NULL AND (revoked_at IS NULL OR revoked_at > $4) RETURNING jti`,
+  // The descendants a cascade revokes: every token minted through $2 or through a token it replaced
+  // by rotation (with $3, also through those that replaced it), and so on down. PostgreSQL allows
+  // one recursive reference per step, so both directions of the line are one lateral union.
+  revokeDescendants: `WITH RECURSIVE
+      line (jti) AS (
+        SELECT $2::text COLLATE "C"
+        UNION
+        SELECT step.jti FROM line, LATERAL (
+          SELECT tokens.jti FROM tokens WHERE tokens.rotated_to = line.jti
+          UNION ALL
+          SELECT tokens.rotated_to FROM tokens WHERE $3::boolean AND tokens.jti = line.jti AND tokens.rotated_to IS NOT NULL
+        ) AS step),
+      descendants (jti) AS (
+        SELECT tokens.jti FROM tokens JOIN line ON tokens.parent = line.jti
+        UNION SELECT tokens.jti FROM tokens JOIN descendants ON tokens.parent = descendants.jti)
+    UPDATE tokens SET revoked_at = $1
+    WHERE jti IN (SELECT jti FROM descendants) AND (revoked_at IS NULL OR revoked_at > $1)
+    RETURNING jti`,
+  successorOf: 'SELECT rotated_to FROM tokens WHERE jti = $1',
+  // One statement, so the count is exact however many processes count at once.
+  countUse: `INSERT INTO rate_windows (jti, window_start, count) VALUES ($1, $2, 1)
+             ON CONFLICT (jti) DO UPDATE SET
+               count = CASE WHEN rate_windows.window_start = excluded.window_start THEN rate_windows.count + 1 ELSE 1 END,
+               window_start = excluded.window_start
+             RETURNING count`,
+  peekUse: 'SELECT count FROM rate_windows WHERE jti = $1 AND window_start = $2',
+  appendAudit: `INSERT INTO audit (jti, at, event, detail, count)
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::integer[])`,
+  trimAudit: `DELETE FROM audit WHERE id IN (
+                SELECT id FROM (
+                  SELECT id, row_number() OVER (PARTITION BY jti ORDER BY id DESC) AS newer FROM audit WHERE jti = ANY ($1::text[])
+                ) AS ranked WHERE newer > $2)`,
+  listAudit: 'SELECT jti, at, event, detail, count FROM audit WHERE jti = $1 ORDER BY id',
+  keyEpoch: 'SELECT key_epoch FROM issuer WHERE id = 1',
+  bumpKeyEpoch: 'UPDATE issuer SET key_epoch = key_epoch + 1 WHERE id = 1',
+  setActiveKid: 'UPDATE issuer SET active_kid = $1, key_epoch = key_epoch + 1 WHERE id = 1',
+  retireKey: 'UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL RETURNING kid',
+  setMaxLifetime: 'UPDATE issuer SET max_lifetime = $1 WHERE id = 1',
+  // Of several processes importing at once, one at a time: each reads, then writes what it read was missing.
+  lockImports: "SELECT pg_advisory_xact_lock(hashtext('cape:import'))",
+  lockMigrations: "SELECT pg_advisory_xact_lock(hashtext('cape:migrate'))",
+  // The session runs with synchronous_commit off (see open); these transactions wait for the disk.
+  durable: 'SET LOCAL synchronous_commit TO on',
+} as const
+
+/** Thrown inside a transaction to roll it back and answer `false`. */
+class RolledBack extends Error {}
+
+/**
+ * The store on a PostgreSQL database shared by any number of processes: the same tables and the
+ * same answers as SQLite's. The session commits without waiting for the disk, as SQLite's
+ * `synchronous = NORMAL` does, so the rate-limit count, last-used times and the trail cost no
+ * flush; whatever must survive a crash of the database server (a token printed, a revocation, a
+ * key) is committed `durably`.
+ */
+export class PostgresStore implements Store {
+  /** Connects lazily (the driver is imported only here), migrates, and checks the database answers. */
+  static async open(url: string): Promise<PostgresStore> {
+    const where = describeDatabaseUrl(url)
+    if (where === undefined) throw new CapeError('config_invalid', 'the database URL is not a valid postgres:// URL')
+    const {default: connect} = await import('postgres')
+    const sql = connect(url, {
+      max: POOL_SIZE,
+      connect_timeout: CONNECT_TIMEOUT_SECONDS,
+      // Built-in types only: no catalogue query on each new connection.
+      fetch_types: false,
+      onnotice: false,
+      types: {bigint: {to: INT8, from: [INT8], serialize: (value: number) => String(value), parse: (raw: string) => Number(raw)}},
+      connection: {application_name: 'cape', synchronous_commit: 'off', lock_timeout: LOCK_TIMEOUT_MS},
+    })
+    const store = new PostgresStore(sql, where)
+    try {
+      await store.migrate()
+    } catch (error) {
+      await sql.end({timeout: 0})
+      throw translatePostgresError(error, where)
+    }
+
+    return store
+  }
+
+  private constructor(
+    private readonly sql: Sql,
+    private readonly where: string,
+  ) {}
+
+  async getIssuer(): Promise<StoredIssuer | undefined> {
+    const [row] = await this.run<IssuerRow>(SQL.getIssuer)
+    return row && toIssuer(row)
+  }
+
+  async initIssuer(issuer: StoredIssuer, key: StoredKey): Promise<boolean> {
+    try {
+      return await this.transaction({durable: true}, async (tx) => {
+        if ((await this.query(tx, SQL.getIssuer)).length > 0) return false
+        await this.query(tx, SQL.insertKey, valuesOf(keyRow(key), KEY_FIELDS))
+        // Lost to a process that committed its issuer meanwhile: our key goes with the rollback.
+        if ((await this.query(tx, SQL.insertIssuer, valuesOf(issuerRow(issuer), ISSUER_FIELDS))).length === 0) throw new RolledBack()
+        return true
+      })
+    } catch (error) {
+      if (error instanceof RolledBack) return false
+      throw error
+    }
+  }
+
+  async listKeys(): Promise<StoredKey[]> {
+    return (await this.run<KeyRow>(SQL.listKeys)).map((row) => toKey(row))
+  }
+
+  async insertToken(token: StoredToken, audit: readonly StoredAuditEvent[] = []): Promise<void> {
+    await this.transaction({durable: true}, async (tx) => {
+      await this.query(tx, SQL.insertToken, valuesOf(tokenRow(token), TOKEN_FIELDS))
+      if (audit.length > 0) await this.query(tx, SQL.appendAudit, auditColumns(audit))
+    })
+  }
+
+  async importToken(token: StoredToken, key: StoredKey): Promise<ImportOutcome> {
+    return this.transaction({durable: true}, async (tx): Promise<ImportOutcome> => {
+      await this.query(tx, SQL.lockImports)
+      const [existing] = await this.query<{kid: string}>(tx, SQL.tokenKid, [token.jti])
+      if (existing) return existing.kid === key.kid ? 'already_imported' : 'token_conflict'
+
+      const [known] = await this.query<KeyRow>(tx, SQL.getKey, [key.kid])
+      if (!known) {
+        await this.query(tx, SQL.insertKey, valuesOf(keyRow(key), KEY_FIELDS))
+        await this.query(tx, SQL.bumpKeyEpoch)
+      } else {
+        const [own] = await this.query<IssuerRow>(tx, SQL.getIssuer)
+        if (!sameIssuerOf(toKey(known), key, own && toIssuer(own))) return 'key_conflict'
+      }
+
+      await this.query(tx, SQL.insertToken, valuesOf(tokenRow(token), TOKEN_FIELDS))
+      return 'imported'
+    })
+  }
+
+  async getToken(jti: string): Promise<StoredToken | undefined> {
+    const [row] = await this.run<TokenRow>(SQL.getToken, [jti])
+    return row && toToken(row)
+  }
+
+  getTokenState(jti: string): Promise<TokenState | undefined> {
+    return this.run<TokenState>(SQL.getTokenState, [jti]).then((rows) => rows[0])
+  }
+
+  async listTokens(options: {includeRevoked: boolean; subject?: string | undefined; now: number}): Promise<StoredToken[]> {
+    const {subject, now} = options
+    const rows =
+      subject === undefined
+        ? options.includeRevoked
+          ? await this.run<TokenRow>(SQL.listAll)
+          : await this.run<TokenRow>(SQL.listActive, [now])
+        : options.includeRevoked
+          ? await this.run<TokenRow>(SQL.listAllOf, [subject])
+          : await this.run<TokenRow>(SQL.listActiveOf, [subject, now])
+    return rows.map((row) => toToken(row))
+  }
+
+  async revokeToken(jti: string, revokedAt: number, options: {cascade?: boolean} = {}): Promise<RevokeResult> {
+    return this.transaction({durable: true}, async (tx): Promise<RevokeResult> => {
+      const revoked = (await this.query(tx, SQL.revoke, [revokedAt, jti])).length === 1
+      const outcome: RevokeOutcome = revoked ? 'revoked' : (await this.query(tx, SQL.tokenKid, [jti])).length > 0 ? 'already_revoked' : 'not_found'
+      if (outcome === 'not_found' || !options.cascade) return {outcome, descendants: []}
+      return {outcome, descendants: await this.revokeDescendants(tx, jti, revokedAt, false)}
+    })
+  }
+
+  async recordLastUsed(uses: ReadonlyMap<string, LastUse>): Promise<void> {
+    if (uses.size === 0) return
+    const sorted = [...uses].sort(([a], [b]) => byId(a, b))
+    await this.transaction({durable: false}, async (tx) => {
+      await this.query(tx, SQL.recordLastUsed, [
+        sorted.map(([jti]) => jti),
+        sorted.map(([, use]) => use.at),
+        sorted.map(([, {ip}]) => (ip !== null && ip.length <= ADDRESS_MAX ? ip : null)),
+      ])
+    })
+  }
+
+  async rotateToken(previous: string, next: StoredToken, revokeAt: number): Promise<boolean> {
+    return this.transaction({durable: true}, async (tx) => {
+      const marked = await this.query(tx, SQL.markRotated, [previous, next.jti, revokeAt, next.createdAt])
+      if (marked.length === 0) return false
+      await this.query(tx, SQL.insertToken, valuesOf(tokenRow(next), TOKEN_FIELDS))
+      return true
+    })
+  }
+
+  async revokeSuccessors(jti: string, at: number): Promise<string[]> {
+    // Most revoked tokens were never rotated: a flood of them must not cost a synced write each.
+    const [first] = await this.run<{rotated_to: string | null}>(SQL.successorOf, [jti])
+    if (!first?.rotated_to) return []
+    return this.transaction({durable: true}, async (tx) => {
+      const revoked: string[] = []
+      const seen = new Set([jti])
+      const successorOf = async (of: string) => (await this.query<{rotated_to: string | null}>(tx, SQL.successorOf, [of]))[0]?.rotated_to ?? null
+      let next = await successorOf(jti)
+      while (next !== null && !seen.has(next)) {
+        seen.add(next)
+        if ((await this.query(tx, SQL.revoke, [at, next])).length === 1) revoked.push(next)
+        next = await successorOf(next)
+      }
+
+      // Whatever was minted through the leaked token, or through any of its line, goes too.
+      revoked.push(...(await this.revokeDescendants(tx, jti, at, true)))
+      return revoked
+    })
+  }
+
+  async countUse(jti: string, windowStart: number): Promise<number> {
+    const [row] = await this.run<{count: number}>(SQL.countUse, [jti, windowStart])
+    return row!.count
+  }
+
+  async peekUse(jti: string, windowStart: number): Promise<number> {
+    const [row] = await this.run<{count: number}>(SQL.peekUse, [jti, windowStart])
+    return row?.count ?? 0
+  }
+
+  async appendAudit(events: readonly StoredAuditEvent[]): Promise<void> {
+    if (events.length === 0) return
+    const touched = [...new Set(events.map((event) => event.jti))].sort(byId)
+    await this.transaction({durable: false}, async (tx) => {
+      await this.query(tx, SQL.appendAudit, auditColumns(events.map((event) => ({...event, detail: event.detail?.slice(0, AUDIT_DETAIL_MAX) ?? null}))))
+      await this.query(tx, SQL.trimAudit, [touched, AUDIT_ENTRIES_PER_TOKEN])
+    })
+  }
+
+  async listAudit(jti: string): Promise<StoredAuditEvent[]> {
+    return this.run<StoredAuditEvent>(SQL.listAudit, [jti])
+  }
+
+  async keyEpoch(): Promise<number> {
+    const [row] = await this.run<{key_epoch: number}>(SQL.keyEpoch)
+    return row?.key_epoch ?? 0
+  }
+
+  async addActiveKey(key: StoredKey): Promise<void> {
+    await this.transaction({durable: true}, async (tx) => {
+      await this.query(tx, SQL.lockIssuer)
+      await this.query(tx, SQL.insertKey, valuesOf(keyRow(key), KEY_FIELDS))
+      await this.query(tx, SQL.setActiveKid, [key.kid])
+    })
+  }
+
+  async retireKey(kid: string, at: number): Promise<'retired' | 'active' | 'not_found' | 'already_retired'> {
+    return this.transaction({durable: true}, async (tx) => {
+      // The issuer row locked first: a key cannot become active while it is being retired.
+      const [issuer] = await this.query<{active_kid: string}>(tx, SQL.lockIssuer)
+      const [key] = await this.query<KeyRow>(tx, SQL.getKey, [kid])
+      if (!key || key.foreign_issuer !== null) return 'not_found'
+      if (issuer?.active_kid === kid) return 'active'
+      if ((await this.query(tx, SQL.retireKey, [at, kid])).length === 0) return 'already_retired'
+      await this.query(tx, SQL.bumpKeyEpoch)
+      return 'retired'
+    })
+  }
+
+  async setMaxLifetime(seconds: number | null): Promise<void> {
+    await this.transaction({durable: true}, (tx) => this.query(tx, SQL.setMaxLifetime, [seconds]))
+  }
+
+  /** Ends the pool: no connection is left to keep the process alive. */
+  async close(): Promise<void> {
+    await this.sql.end({timeout: 5})
+  }
+
+  /** Creates or upgrades the schema; of several processes starting at once, one migrates, the others wait and find it done. */
+  private async migrate(): Promise<void> {
+    if ((await this.schemaVersion(this.sql)) === POSTGRES_SCHEMA_VERSION) return
+    await this.sql.begin(async (tx) => {
+      await tx.unsafe(SQL.lockMigrations)
+      await tx.unsafe('CREATE TABLE IF NOT EXISTS schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)')
+      const from = await this.schemaVersion(tx)
+      for (let version = from; version < POSTGRES_SCHEMA_VERSION; version++) await tx.unsafe(POSTGRES_MIGRATIONS[version]!)
+      await tx.unsafe(
+        'INSERT INTO schema_version (id, version) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET version = excluded.version',
+        [POSTGRES_SCHEMA_VERSION],
+      )
+    })
+  }
+
+  /** 0 for a database cape has not set up; store_too_new for one a newer cape has. */
+  private async schemaVersion(sql: Sql | Tx): Promise<number> {
+    let version = 0
+    try {
+      version = (await sql.unsafe<Array<{version: number}>>(SQL.schemaVersion))[0]?.version ?? 0
+    } catch (error) {
+      if ((error as {code?: unknown}).code !== '42P01') throw error // undefined_table: a new database
+    }
+
+    if (version > POSTGRES_SCHEMA_VERSION) {
+      throw new CapeError(
+        'store_too_new',
+        `the database at ${this.where} has schema version ${version}, newer than this cape knows (${POSTGRES_SCHEMA_VERSION}): upgrade cape`,
+      )
+    }
+
+    return version
+  }
+
+  private async revokeDescendants(tx: Tx, jti: string, at: number, successors: boolean): Promise<string[]> {
+    // Sorted as SQLite returns them (by id), so both stores answer alike.
+    return (await this.query<{jti: string}>(tx, SQL.revokeDescendants, [at, jti, successors])).map((row) => row.jti).sort(byId)
+  }
+
+  /**
+   * One transaction, run again when PostgreSQL aborted it to break a deadlock; `durable` ones
+   * are committed only once they are on disk.
+   */
+  private async transaction<T>(options: {durable: boolean}, body: (tx: Tx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.sql.begin(async (tx) => {
+          if (options.durable) await tx.unsafe(SQL.durable)
+          return body(tx)
+        })) as T
+      } catch (error) {
+        if (attempt < ATTEMPTS && isRetryable(error)) continue
+        throw translatePostgresError(error, this.where)
+      }
+    }
+  }
+
+  /** A statement on the pool, on its own. */
+  private async run<Row extends object = Record<string, unknown>>(text: string, values: readonly Parameter[] = []): Promise<Row[]> {
+    try {
+      return await this.query<Row>(this.sql, text, values)
+    } catch (error) {
+      throw translatePostgresError(error, this.where)
+    }
+  }
+
+  /** A statement inside a transaction: its errors reach transaction(), which may run it all again. */
+  private query<Row extends object = Record<string, unknown>>(sql: Sql | Tx, text: string, values: readonly Parameter[] = []): Promise<Row[]> {
+    return sql.unsafe<Row[]>(text, values as Value[], {prepare: true})
+  }
+}
+
+/** The trail's events as one array per column, for one INSERT ... SELECT FROM unnest. */
+function auditColumns(events: readonly StoredAuditEvent[]): Value[] {
+  return [
+    events.map((event) => event.jti),
+    events.map((event) => event.at),
+    events.map((event) => event.event),
+    events.map((event) => event.detail),
+    events.map((event) => event.count),
+  ]
+}
