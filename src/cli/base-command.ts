@@ -32,8 +32,9 @@ export abstract class BaseCommand extends Command {
     return command(...words).under(this.config.bin)
   }
 
-  protected issuer(): Promise<LocalIssuer> {
-    this.issuerPromise ??= import('../issuer/local-issuer.js').then(({LocalIssuer}) => LocalIssuer.open({home: this.home()}))
+  /** The issuer on this machine; its store is the PostgreSQL database given, else CAPE_DATABASE_URL's, else SQLite in CAPE_HOME. */
+  protected issuer(databaseUrl = process.env.CAPE_DATABASE_URL): Promise<LocalIssuer> {
+    this.issuerPromise ??= import('../issuer/local-issuer.js').then(({LocalIssuer}) => LocalIssuer.open({home: this.home(), databaseUrl}))
     return this.issuerPromise
   }
 

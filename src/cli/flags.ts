@@ -17,6 +17,13 @@ export const timeoutFlag = Flags.custom<number>({
   },
 })
 
+/** The PostgreSQL database to use instead of SQLite in CAPE_HOME; the variable keeps its password out of the process list. */
+export const databaseUrlFlag = Flags.string({
+  description: 'PostgreSQL database to keep tokens and keys in, postgres://USER:PASSWORD@HOST:PORT/DB (default: SQLite in CAPE_HOME)',
+  env: 'CAPE_DATABASE_URL',
+  helpValue: '<url>',
+})
+
 /** A lifetime such as 30d or 1h30m, in seconds; a bad one fails while flags are parsed. */
 export const durationFlag = Flags.custom<number>({
   helpValue: '<duration>',

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {durationFlag} from '../../cli/flags.js'
+import {databaseUrlFlag, durationFlag} from '../../cli/flags.js'
 import {describeSettings} from '../../cli/issuer-settings.js'
 import {DEFAULT_ALGORITHM, DEFAULT_ISSUER} from '../../issuer/defaults.js'
 import {ALGORITHMS, SECRET_STORAGES, type Algorithm, type IssuerSettings} from '../../issuer/types.js'
@@ -24,11 +24,12 @@ With --key-storage keychain the private signing keys live in the OS keychain ins
     subject: Flags.string({description: 'default subject (sub claim); default: your OS user name'}),
     'max-lifetime': durationFlag({description: 'no token may live longer, e.g. 90d; tokens made without --expires-in get this lifetime'}),
     'key-storage': Flags.option({options: SECRET_STORAGES, description: 'where the private signing keys are kept', default: 'file'})(),
+    'database-url': databaseUrlFlag,
   }
 
   async run(): Promise<IssuerSettings> {
     const {flags} = await this.parse(IssuerInit)
-    const issuer = await this.issuer()
+    const issuer = await this.issuer(flags['database-url'])
     const settings = await issuer.init({
       issuer: flags.issuer,
       audience: flags.audience,

@@ -4,7 +4,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {CapeError} from '../../core/errors.js'
 import {wording} from '../../core/wording.js'
 import type {IssuerAdmin} from '../../issuer/types.js'
-import {addressFlag, timeoutFlag} from '../../cli/flags.js'
+import {addressFlag, databaseUrlFlag, timeoutFlag} from '../../cli/flags.js'
 
 export default class IssuerServe extends BaseCommand {
   static override enableJsonFlag = false
@@ -34,11 +34,12 @@ spaces or commas) are imported before it listens; one already imported is skippe
       description: 'a bundle from "cape token export" to import at start-up (repeatable; also CAPE_PREPARED_TOKEN)',
       multiple: true,
     }),
+    'database-url': databaseUrlFlag,
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(IssuerServe)
-    const issuer = await this.issuer()
+    const issuer = await this.issuer(flags['database-url'])
     // A server with no keys would refuse every token as unsupported_alg: set the issuer up first.
     const settings = (await issuer.settings()) ?? (await issuer.init())
     await this.importPrepared(issuer, [
