@@ -1,12 +1,11 @@
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 
-import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {LocalIssuer} from '../../src/issuer/local-issuer.js'
 import {parseJson, runCli, tokenFrom} from '../helpers/cli.js'
-import {openTestIssuer} from '../helpers/issuer.js'
+import {lockStore, openTestIssuer} from '../helpers/issuer.js'
 
 type TestIssuer = Awaited<ReturnType<typeof openTestIssuer>>
 
@@ -151,7 +150,7 @@ describe('token lifecycle', () => {
     it('a running issuer stops accepting a key retired by another process within a second', async () => {
       const token = await t.issuer.createToken({name: 'old key'})
       expect(await t.issuer.verifyToken(token.token)).toMatchObject({valid: true})
-      const admin = await LocalIssuer.open({home: t.home})
+      const admin = await LocalIssuer.open({home: t.home, databaseUrl: t.databaseUrl})
       try {
         await admin.rotateSigningKey()
         await admin.retireSigningKey(token.kid)
@@ -169,13 +168,11 @@ describe('token lifecycle', () => {
   describe('a locked database', () => {
     it('fails a rate-limited verification closed, with store_busy, rather than letting it through uncounted', async () => {
       const token = await t.issuer.createToken({name: 'limited', restrictions: {rateLimit: {maxRequests: 5, timeWindow: 60}}})
-      const locker = new Database(join(t.home, 'cape.db'))
-      locker.exec('BEGIN EXCLUSIVE')
+      const unlock = await lockStore(t)
       try {
         await expect(t.issuer.verifyToken(token.token, {request: {ip: '192.0.2.1'}})).rejects.toMatchObject({code: 'store_busy'})
       } finally {
-        locker.exec('ROLLBACK')
-        locker.close()
+        await unlock()
       }
 
       expect(await t.issuer.verifyToken(token.token, {request: {ip: '192.0.2.1'}})).toMatchObject({valid: true, rateLimit: {remaining: 4}})
@@ -207,7 +204,7 @@ describe('token lifecycle', () => {
 describe('token rotate, token show and issuer keys through the CLI', () => {
   it('rotates, shows the trail, and manages keys with one-line answers', async () => {
     const t = await openTestIssuer()
-    const run = (args: string[], input?: string) => runCli(args, {home: t.home, input})
+    const run = (args: string[], input?: string) => runCli(args, {home: t.home, input, env: t.env})
     try {
       const old = tokenFrom((await run(['token', 'create', '-n', 'laptop', '--expires-in', '30d'])).stdout)
       const id = parseJson(Buffer.from(old.split('.')[1]!, 'base64url').toString()).jti as string
