@@ -1,7 +1,12 @@
 import {defineConfig} from 'vitest/config'
 
 /** The issuer's tests that run a second time on a PostgreSQL store (CAPE_TEST_STORE=postgres, see test/helpers/issuer.ts). */
-const ON_BOTH_STORES = ['test/issuer/lifecycle.test.ts']
+const ON_BOTH_STORES = [
+  'test/issuer/caching.test.ts',
+  'test/issuer/forgery.test.ts',
+  'test/issuer/lifecycle.test.ts',
+  'test/issuer/prepared-token.test.ts',
+]
 
 export default defineConfig({
   test: {

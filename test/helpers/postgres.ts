@@ -79,7 +79,17 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     drop: async () => {
       const dropper = admin()
       try {
-        await dropper`DROP DATABASE IF EXISTS ${dropper(name)} WITH (FORCE)`
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await dropper`DROP DATABASE IF EXISTS ${dropper(name)} WITH (FORCE)`
+            return
+          } catch (error) {
+            // A connection still starting up (a pool that was ended while it connected) has no
+            // role yet, so only a superuser may end it: wait for it to go away by itself.
+            if ((error as {code?: string}).code !== '42501' || attempt === 50) throw error
+            await new Promise((resolve) => setTimeout(resolve, 100))
+          }
+        }
       } finally {
         await dropper.end({timeout: 1})
       }

@@ -111,7 +111,7 @@ describe('prepared tokens', () => {
     const prepared = await origin.issuer.createToken({name: 'prepared'})
     // The target "server" has verified something, so its keyring is loaded without the new key.
     expect(await target.issuer.verifyToken(prepared.token)).toEqual({valid: false, reason: 'unknown_key'})
-    const cli = await Issuer.open({home: target.home})
+    const cli = await Issuer.open({home: target.home, databaseUrl: target.databaseUrl})
     try {
       await cli.importToken(await origin.issuer.exportToken(prepared.id))
     } finally {
