@@ -147,9 +147,11 @@ export class PostgresStore implements Store {
     const where = describeDatabaseUrl(url)
     if (where === undefined) throw new CapeError('config_invalid', 'the database URL is not a valid postgres:// URL')
     const {default: connect} = await import('postgres')
+    // The URL's own settings (sslmode, connect_timeout, application_name...) win over these defaults.
+    const inUrl = new URL(url).searchParams
     const sql = connect(url, {
-      max: POOL_SIZE,
-      connect_timeout: CONNECT_TIMEOUT_SECONDS,
+      max: inUrl.has('max') ? undefined : POOL_SIZE,
+      connect_timeout: inUrl.has('connect_timeout') ? undefined : CONNECT_TIMEOUT_SECONDS,
       // Built-in types only: no catalogue query on each new connection.
       fetch_types: false,
       onnotice: false,
