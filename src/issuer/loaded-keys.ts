@@ -1,6 +1,6 @@
-import {privateKeyStore} from '../keys/private-key-store.js'
 import type {TokenSigner} from '../keys/token-signer.js'
 import type {Store, StoredIssuer} from '../store/types.js'
+import {instanceSigningKey} from './signing-keys.js'
 import type {TokenVerifier} from './verifier.js'
 
 /** How often a process asks the store whether the key set changed (a rotation, a retirement, an import). */
@@ -30,6 +30,7 @@ export class LoadedKeys {
     private readonly keysDir: string,
     /** Builds the verifier for the issuer as loaded (undefined: not set up yet). */
     private readonly makeVerifier: (issuer: StoredIssuer | undefined) => Promise<TokenVerifier>,
+    private readonly now: () => number = Date.now,
   ) {
     this.timer = setInterval(() => (this.checkDue = true), KEY_RECHECK_MS).unref()
   }
@@ -81,10 +82,10 @@ export class LoadedKeys {
     return this.issuer
   }
 
-  /** The signer of the issuer's active key, imported once. */
+  /** The signer of this process's key (the issuer's active key, unless the store is shared), imported once. */
   signerFor(issuer: StoredIssuer): Promise<TokenSigner> {
-    this.signer ??= Promise.all([import('../keys/token-signer.js'), privateKeyStore(issuer.keyStorage, this.keysDir)])
-      .then(async ([{TokenSigner}, keys]) => TokenSigner.load(await keys.read(issuer.activeKid), issuer.activeKid, issuer.algorithm))
+    this.signer ??= Promise.all([import('../keys/token-signer.js'), instanceSigningKey(this.store, this.keysDir, issuer, this.now())])
+      .then(([{TokenSigner}, {kid, privateJwk}]) => TokenSigner.load(privateJwk, kid, issuer.algorithm))
       .catch((error: unknown) => {
         // Not cached: a key file put back in place should work on the next call.
         this.signer = undefined

@@ -89,7 +89,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     private readonly keysDir: string,
     private readonly now: () => number,
   ) {
-    this.keys = new LoadedKeys(store, keysDir, (issuer) => this.makeVerifier(issuer))
+    this.keys = new LoadedKeys(store, keysDir, (issuer) => this.makeVerifier(issuer), now)
     this.lastUsed = new LastUsedRecorder((uses) => this.store.recordLastUsed(uses))
     this.audit = new AuditRecorder((events) => this.store.appendAudit(events))
     this.rateLimits = new SharedRateLimits(store)
@@ -338,13 +338,14 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     const asked = lifetimeSeconds === undefined ? undefined : issuedAt + lifetimeSeconds
     const cap = notAfter === undefined ? undefined : Math.floor(notAfter / 1000)
     const expiresAtSeconds = cap === undefined ? asked : Math.min(asked ?? cap, cap)
+    const signer = await this.keys.signerFor(issuer)
     const stored = newStoredToken(newTokenId(), {
       ...metadata,
-      kid: issuer.activeKid,
+      kid: signer.kid,
       createdAt,
       expiresAt: expiresAtSeconds === undefined ? null : expiresAtSeconds * 1000,
     })
-    const token = await (await this.keys.signerFor(issuer)).sign(claimsFor(stored, issuer))
+    const token = await signer.sign(claimsFor(stored, issuer))
     return {stored, token}
   }
 

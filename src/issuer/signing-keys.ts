@@ -1,3 +1,5 @@
+import type {JWK} from 'jose'
+
 import {CapeError} from '../core/errors.js'
 import {command, wording} from '../core/wording.js'
 import type {Algorithm, KeyStorage} from '../core/token.js'
@@ -14,6 +16,28 @@ export async function newSigningKey(keysDir: string, algorithm: Algorithm, stora
   const key = await generateSigningKey(algorithm)
   await (await privateKeyStore(storage, keysDir)).write(key.kid, key.privateJwk)
   return {kid: key.kid, alg: algorithm, publicJwk: JSON.stringify(key.publicJwk), createdAt: now, retiredAt: null, foreign: null}
+}
+
+/**
+ * The key this process signs with, and its private half: the issuer's active key. On a store
+ * shared by instances on several machines (one with addKey), each keeping its own private keys,
+ * an instance that does not hold the active key signs with the newest of its own it holds, and
+ * one that holds none makes a key and registers it, so every instance's JWKS lists it within a
+ * key check (a second).
+ */
+export async function instanceSigningKey(store: Store, keysDir: string, issuer: StoredIssuer, now: number): Promise<{kid: string; privateJwk: JWK}> {
+  const keys = await privateKeyStore(issuer.keyStorage, keysDir)
+  if (store.addKey === undefined || (await keys.has(issuer.activeKid))) return {kid: issuer.activeKid, privateJwk: await keys.read(issuer.activeKid)}
+  const ownNewestFirst = (await store.listKeys())
+    .filter((key) => key.foreign === null && key.retiredAt === null && key.alg === issuer.algorithm)
+    .reverse()
+  for (const key of ownNewestFirst) {
+    if (await keys.has(key.kid)) return {kid: key.kid, privateJwk: await keys.read(key.kid)}
+  }
+
+  const key = await newSigningKey(keysDir, issuer.algorithm, issuer.keyStorage, now)
+  await store.addKey(key)
+  return {kid: key.kid, privateJwk: await keys.read(key.kid)}
 }
 
 /** This issuer's own keys (not those imported with prepared tokens), oldest first. */

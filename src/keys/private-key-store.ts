@@ -1,4 +1,4 @@
-import {rmSync} from 'node:fs'
+import {existsSync, rmSync} from 'node:fs'
 
 import type {JWK} from 'jose'
 
@@ -13,6 +13,8 @@ export const SIGNING_KEY_SERVICE = 'cape-signing-keys'
 export interface PrivateKeyStore {
   write(kid: string, jwk: JWK): Promise<void>
   read(kid: string): Promise<JWK>
+  /** Whether this machine holds the key; a key kept elsewhere (another instance's) is not an error. */
+  has(kid: string): Promise<boolean>
   remove(kid: string): Promise<void>
 }
 
@@ -21,6 +23,7 @@ export async function privateKeyStore(storage: KeyStorage, keysDir: string): Pro
     return {
       write: async (kid, jwk) => writePrivateKey(keysDir, kid, jwk),
       read: async (kid) => readPrivateKey(keysDir, kid),
+      has: async (kid) => existsSync(privateKeyPath(keysDir, kid)),
       remove: async (kid) => rmSync(privateKeyPath(keysDir, kid), {force: true}),
     }
   }
@@ -34,6 +37,7 @@ export async function privateKeyStore(storage: KeyStorage, keysDir: string): Pro
       if (stored === null) throw new CapeError('key_unavailable', `the signing key ${kid} is not in ${keychain.describe(kid)}`)
       return JSON.parse(stored) as JWK
     },
+    has: async (kid) => (await keychain.get(kid)) !== null,
     remove: async (kid) => void (await keychain.delete(kid)),
   }
 }

@@ -334,6 +334,13 @@ export class PostgresStore implements Store {
     })
   }
 
+  async addKey(key: StoredKey): Promise<void> {
+    await this.transaction({durable: true}, async (tx) => {
+      await this.query(tx, SQL.insertKey, valuesOf(keyRow(key), KEY_FIELDS))
+      await this.query(tx, SQL.bumpKeyEpoch)
+    })
+  }
+
   async retireKey(kid: string, at: number): Promise<'retired' | 'active' | 'not_found' | 'already_retired'> {
     return this.transaction({durable: true}, async (tx) => {
       // The issuer row locked first: a key cannot become active while it is being retired.

@@ -106,6 +106,13 @@ export interface Store {
   keyEpoch(): MaybePromise<number>
   /** Adds a signing key and makes it the active one. */
   addActiveKey(key: StoredKey): Promise<void>
+  /**
+   * Only on a store that processes on several machines may share (PostgreSQL), each keeping its
+   * own private keys, so that the issuer's active key may be one this process does not hold: adds
+   * a signing key that is not the active one (this instance's own), listed for all. SQLite's file
+   * belongs to one CAPE_HOME, whose processes all hold the same keys.
+   */
+  addKey?(key: StoredKey): Promise<void>
   /** 'retired', or why not: it is the active key, unknown, or retired already. */
   retireKey(kid: string, at: number): Promise<'retired' | 'active' | 'not_found' | 'already_retired'>
   setMaxLifetime(seconds: number | null): Promise<void>

@@ -16,6 +16,8 @@ import {createTestDatabase, emptyDatabase, postgresSkipReason, type TestDatabase
 interface Backend {
   name: string
   skipReason?: string | undefined
+  /** Whether instances on several machines may share it, each with its own keys (Store.addKey). */
+  shared: boolean
   setUp(): Promise<void>
   tearDown(): Promise<void>
   /** Makes the database empty, as if new. */
@@ -29,6 +31,7 @@ const sqlite = (() => {
   let path = ''
   return {
     name: 'SQLite',
+    shared: false,
     setUp: async () => {
       dir = tempHome()
       mkdirSync(dir.home, {recursive: true, mode: 0o700})
@@ -45,6 +48,7 @@ const postgresql = (() => {
   let database: TestDatabase | undefined
   return {
     name: 'PostgreSQL',
+    shared: true,
     skipReason: postgresSkipReason,
     setUp: async () => {
       database = await createTestDatabase()
@@ -366,6 +370,19 @@ describe.each([sqlite, postgresql] as Backend[])('the $name store', (backend) =>
     it('a key that came with a prepared token is not this issuer’s to retire', async () => {
       await store.importToken(token('p1', {kid: 'fk'}), key('fk', T0, {issuer: 'https://elsewhere', audience: ['them']}))
       expect(await store.retireKey('fk', T0 + 1)).toBe('not_found')
+    })
+
+    it.runIf(backend.shared)('a key another instance signs with is listed for all and changes the epoch, but is not the active one', async () => {
+      const epoch = await store.keyEpoch()
+      await (await another()).addKey?.(key('theirs', T0 + 1))
+      expect(await store.keyEpoch()).toBe(epoch + 1)
+      expect(await store.getIssuer()).toMatchObject({activeKid: 'k1'})
+      expect((await store.listKeys()).map((one) => one.kid)).toEqual(['k1', 'theirs'])
+      expect(await store.retireKey('theirs', T0 + 2)).toBe('retired')
+    })
+
+    it.runIf(!backend.shared)('has no keys but the one CAPE_HOME’s, so no key of another instance to add', () => {
+      expect(store.addKey).toBeUndefined()
     })
 
     it('keys made in the same millisecond are listed in the order they were added', async () => {
