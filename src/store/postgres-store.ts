@@ -1,29 +1,12 @@
 import type postgres from 'postgres'
 
 import {CapeError} from '../core/errors.js'
+import type {Row} from './columns.js'
 import {POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION} from './postgres-migrations.js'
 import {describeDatabaseUrl, isRetryable, translatePostgresError} from './postgres-errors.js'
-import {
-  ADDRESS_MAX,
-  AUDIT_DETAIL_MAX,
-  AUDIT_ENTRIES_PER_TOKEN,
-  ISSUER_COLUMNS,
-  ISSUER_FIELDS,
-  issuerRow,
-  KEY_COLUMNS,
-  KEY_FIELDS,
-  keyRow,
-  sameIssuerOf,
-  TOKEN_COLUMNS,
-  TOKEN_FIELDS,
-  tokenRow,
-  toIssuer,
-  toKey,
-  toToken,
-  type IssuerRow,
-  type KeyRow,
-  type TokenRow,
-} from './rows.js'
+// The trail's and an address's bounds are the same for both stores; SQLite's module declares them.
+import {ADDRESS_MAX, AUDIT_DETAIL_MAX, AUDIT_ENTRIES_PER_TOKEN} from './sqlite-store.js'
+import {issuerTable, keyTable, tokenTable} from './tables.js'
 import type {
   ImportOutcome,
   LastUse,
@@ -52,32 +35,33 @@ const LOCK_TIMEOUT_MS = 5000
 /** A transaction PostgreSQL aborted to break a deadlock or a serialization conflict runs again, this often at most. */
 const ATTEMPTS = 3
 
-const placeholders = (count: number, from = 1) => Array.from({length: count}, (_, index) => `$${index + from}`).join(', ')
-const valuesOf = <Row, Field extends keyof Row>(row: Row, fields: readonly Field[]): Value[] => fields.map((field) => row[field] as Value)
+const issuers = issuerTable.in('postgres')
+const keys = keyTable.in('postgres')
+const tokens = tokenTable.in('postgres')
 const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
 /**
  * Every statement, as constant text: values only ever travel as parameters. Each is prepared
- * once per connection. `$n` numbering follows the *_FIELDS order where a whole row is written.
+ * once per connection. The column lists, and the numbered parameters of a whole row, come from
+ * the column maps (tables.ts), as SQLite's do.
  */
 const SQL = {
   schemaVersion: 'SELECT version FROM schema_version WHERE id = 1',
-  getIssuer: `SELECT ${ISSUER_COLUMNS} FROM issuer WHERE id = 1`,
+  getIssuer: `SELECT ${issuers.select} FROM issuer WHERE id = 1`,
   // Loses quietly to a process that set the issuer up first: it waits for that one's commit.
-  insertIssuer: `INSERT INTO issuer (id, ${ISSUER_COLUMNS}) VALUES (1, ${placeholders(ISSUER_FIELDS.length)})
-                 ON CONFLICT (id) DO NOTHING RETURNING id`,
+  insertIssuer: `INSERT INTO issuer (id, ${issuers.columns}) VALUES (1, ${issuers.parameters}) ON CONFLICT (id) DO NOTHING RETURNING id`,
   lockIssuer: 'SELECT active_kid FROM issuer WHERE id = 1 FOR UPDATE',
-  insertKey: `INSERT INTO signing_keys (${KEY_COLUMNS}) VALUES (${placeholders(KEY_FIELDS.length)})`,
-  listKeys: `SELECT ${KEY_COLUMNS} FROM signing_keys ORDER BY created_at, added`,
-  getKey: `SELECT ${KEY_COLUMNS} FROM signing_keys WHERE kid = $1`,
-  insertToken: `INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (${placeholders(TOKEN_FIELDS.length)})`,
-  getToken: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE jti = $1`,
-  getTokenState: 'SELECT name, revoked_at AS "revokedAt", account FROM tokens WHERE jti = $1',
+  insertKey: `INSERT INTO signing_keys (${keys.columns}) VALUES (${keys.parameters})`,
+  listKeys: `SELECT ${keys.select} FROM signing_keys ORDER BY created_at, added`,
+  getKey: `SELECT ${keys.select} FROM signing_keys WHERE kid = $1`,
+  insertToken: `INSERT INTO tokens (${tokens.columns}) VALUES (${tokens.parameters})`,
+  getToken: `SELECT ${tokens.select} FROM tokens WHERE jti = $1`,
+  getTokenState: `SELECT ${tokens.selectOf('name', 'revokedAt', 'account')} FROM tokens WHERE jti = $1`,
   tokenKid: 'SELECT kid FROM tokens WHERE jti = $1',
-  listActive: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE (revoked_at IS NULL OR revoked_at > $1) ORDER BY created_at, jti`,
-  listAll: `SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY created_at, jti`,
-  listActiveOf: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE subject = $1 AND (revoked_at IS NULL OR revoked_at > $2) ORDER BY created_at, jti`,
-  listAllOf: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE subject = $1 ORDER BY created_at, jti`,
+  listActive: `SELECT ${tokens.select} FROM tokens WHERE (revoked_at IS NULL OR revoked_at > $1) ORDER BY created_at, jti`,
+  listAll: `SELECT ${tokens.select} FROM tokens ORDER BY created_at, jti`,
+  listActiveOf: `SELECT ${tokens.select} FROM tokens WHERE subject = $1 AND (revoked_at IS NULL OR revoked_at > $2) ORDER BY created_at, jti`,
+  listAllOf: `SELECT ${tokens.select} FROM tokens WHERE subject = $1 ORDER BY created_at, jti`,
   // A revocation scheduled for later (a rotation's grace period) is brought forward.
   revoke: 'UPDATE tokens SET revoked_at = $1 WHERE jti = $2 AND (revoked_at IS NULL OR revoked_at > $1) RETURNING jti',
   // Sorted by id, so that two processes writing overlapping batches take the row locks in one order.
@@ -175,17 +159,17 @@ export class PostgresStore implements Store {
   ) {}
 
   async getIssuer(): Promise<StoredIssuer | undefined> {
-    const [row] = await this.run<IssuerRow>(SQL.getIssuer)
-    return row && toIssuer(row)
+    const [row] = await this.run<Row>(SQL.getIssuer)
+    return row && issuers.fromRow(row)
   }
 
   async initIssuer(issuer: StoredIssuer, key: StoredKey): Promise<boolean> {
     try {
       return await this.transaction({durable: true}, async (tx) => {
         if ((await this.query(tx, SQL.getIssuer)).length > 0) return false
-        await this.query(tx, SQL.insertKey, valuesOf(keyRow(key), KEY_FIELDS))
+        await this.query(tx, SQL.insertKey, keys.values(key))
         // Lost to a process that committed its issuer meanwhile: our key goes with the rollback.
-        if ((await this.query(tx, SQL.insertIssuer, valuesOf(issuerRow(issuer), ISSUER_FIELDS))).length === 0) throw new RolledBack()
+        if ((await this.query(tx, SQL.insertIssuer, issuers.values(issuer))).length === 0) throw new RolledBack()
         return true
       })
     } catch (error) {
@@ -195,12 +179,12 @@ export class PostgresStore implements Store {
   }
 
   async listKeys(): Promise<StoredKey[]> {
-    return (await this.run<KeyRow>(SQL.listKeys)).map((row) => toKey(row))
+    return (await this.run<Row>(SQL.listKeys)).map((row) => keys.fromRow(row))
   }
 
   async insertToken(token: StoredToken, audit: readonly StoredAuditEvent[] = []): Promise<void> {
     await this.transaction({durable: true}, async (tx) => {
-      await this.query(tx, SQL.insertToken, valuesOf(tokenRow(token), TOKEN_FIELDS))
+      await this.query(tx, SQL.insertToken, tokens.values(token))
       if (audit.length > 0) await this.query(tx, SQL.appendAudit, auditColumns(audit))
     })
   }
@@ -211,23 +195,23 @@ export class PostgresStore implements Store {
       const [existing] = await this.query<{kid: string}>(tx, SQL.tokenKid, [token.jti])
       if (existing) return existing.kid === key.kid ? 'already_imported' : 'token_conflict'
 
-      const [known] = await this.query<KeyRow>(tx, SQL.getKey, [key.kid])
+      const [known] = await this.query<Row>(tx, SQL.getKey, [key.kid])
       if (!known) {
-        await this.query(tx, SQL.insertKey, valuesOf(keyRow(key), KEY_FIELDS))
+        await this.query(tx, SQL.insertKey, keys.values(key))
         await this.query(tx, SQL.bumpKeyEpoch)
       } else {
-        const [own] = await this.query<IssuerRow>(tx, SQL.getIssuer)
-        if (!sameIssuerOf(toKey(known), key, own && toIssuer(own))) return 'key_conflict'
+        const [own] = await this.query<Row>(tx, SQL.getIssuer)
+        if (!sameIssuerOf(keys.fromRow(known), key, own && issuers.fromRow(own))) return 'key_conflict'
       }
 
-      await this.query(tx, SQL.insertToken, valuesOf(tokenRow(token), TOKEN_FIELDS))
+      await this.query(tx, SQL.insertToken, tokens.values(token))
       return 'imported'
     })
   }
 
   async getToken(jti: string): Promise<StoredToken | undefined> {
-    const [row] = await this.run<TokenRow>(SQL.getToken, [jti])
-    return row && toToken(row)
+    const [row] = await this.run<Row>(SQL.getToken, [jti])
+    return row && tokens.fromRow(row)
   }
 
   getTokenState(jti: string): Promise<TokenState | undefined> {
@@ -239,12 +223,12 @@ export class PostgresStore implements Store {
     const rows =
       subject === undefined
         ? options.includeRevoked
-          ? await this.run<TokenRow>(SQL.listAll)
-          : await this.run<TokenRow>(SQL.listActive, [now])
+          ? await this.run<Row>(SQL.listAll)
+          : await this.run<Row>(SQL.listActive, [now])
         : options.includeRevoked
-          ? await this.run<TokenRow>(SQL.listAllOf, [subject])
-          : await this.run<TokenRow>(SQL.listActiveOf, [subject, now])
-    return rows.map((row) => toToken(row))
+          ? await this.run<Row>(SQL.listAllOf, [subject])
+          : await this.run<Row>(SQL.listActiveOf, [subject, now])
+    return rows.map((row) => tokens.fromRow(row))
   }
 
   async revokeToken(jti: string, revokedAt: number, options: {cascade?: boolean} = {}): Promise<RevokeResult> {
@@ -272,7 +256,7 @@ export class PostgresStore implements Store {
     return this.transaction({durable: true}, async (tx) => {
       const marked = await this.query(tx, SQL.markRotated, [previous, next.jti, revokeAt, next.createdAt])
       if (marked.length === 0) return false
-      await this.query(tx, SQL.insertToken, valuesOf(tokenRow(next), TOKEN_FIELDS))
+      await this.query(tx, SQL.insertToken, tokens.values(next))
       return true
     })
   }
@@ -329,14 +313,14 @@ export class PostgresStore implements Store {
   async addActiveKey(key: StoredKey): Promise<void> {
     await this.transaction({durable: true}, async (tx) => {
       await this.query(tx, SQL.lockIssuer)
-      await this.query(tx, SQL.insertKey, valuesOf(keyRow(key), KEY_FIELDS))
+      await this.query(tx, SQL.insertKey, keys.values(key))
       await this.query(tx, SQL.setActiveKid, [key.kid])
     })
   }
 
   async addKey(key: StoredKey): Promise<void> {
     await this.transaction({durable: true}, async (tx) => {
-      await this.query(tx, SQL.insertKey, valuesOf(keyRow(key), KEY_FIELDS))
+      await this.query(tx, SQL.insertKey, keys.values(key))
       await this.query(tx, SQL.bumpKeyEpoch)
     })
   }
@@ -345,8 +329,8 @@ export class PostgresStore implements Store {
     return this.transaction({durable: true}, async (tx) => {
       // The issuer row locked first: a key cannot become active while it is being retired.
       const [issuer] = await this.query<{active_kid: string}>(tx, SQL.lockIssuer)
-      const [key] = await this.query<KeyRow>(tx, SQL.getKey, [kid])
-      if (!key || key.foreign_issuer !== null) return 'not_found'
+      const [key] = await this.query<Row>(tx, SQL.getKey, [kid])
+      if (!key || keys.fromRow(key).foreign !== null) return 'not_found'
       if (issuer?.active_kid === kid) return 'active'
       if ((await this.query(tx, SQL.retireKey, [at, kid])).length === 0) return 'already_retired'
       await this.query(tx, SQL.bumpKeyEpoch)
@@ -444,4 +428,15 @@ function auditColumns(events: readonly StoredAuditEvent[]): Value[] {
     events.map((event) => event.detail),
     events.map((event) => event.count),
   ]
+}
+
+/**
+ * Whether a key already stored stands for the same issuer and audience as `key` claims: a
+ * prepared token's key is taken only when it is the same issuer's. `own` is this store's issuer.
+ */
+function sameIssuerOf(known: StoredKey, key: StoredKey, own: StoredIssuer | undefined): boolean {
+  const knownFor = known.foreign ?? own
+  const keyFor = key.foreign ?? own
+  if (knownFor === undefined || keyFor === undefined || knownFor.issuer !== keyFor.issuer) return false
+  return knownFor.audience.length === keyFor.audience.length && knownFor.audience.every((entry) => keyFor.audience.includes(entry))
 }

@@ -2,7 +2,10 @@ import type {Restrictions} from '../core/token.js'
 import {json, plain, requiredJson, Table, words, type Field} from './columns.js'
 import type {StoredIssuer, StoredKey, StoredToken} from './types.js'
 
-/** Which column keeps which field, for each table the store maps to domain objects (migrations.ts creates them). */
+/**
+ * Which column keeps which field, for each table the stores map to domain objects: SQLite's
+ * (migrations.ts creates them) and PostgreSQL's (postgres-migrations.ts, the same names).
+ */
 
 export const tokenTable = new Table<StoredToken>({
   jti: plain('jti'),
@@ -29,7 +32,11 @@ export const tokenTable = new Table<StoredToken>({
 const foreignIssuer: Field<StoredKey['foreign']> = {
   columns: ['foreign_issuer', 'foreign_audience'],
   write: (foreign) => (foreign === null ? [null, null] : [foreign.issuer, JSON.stringify(foreign.audience)]),
-  select: "CASE WHEN foreign_issuer IS NULL THEN NULL ELSE json_object('issuer', foreign_issuer, 'audience', json(foreign_audience)) END",
+  select: {
+    sqlite: "CASE WHEN foreign_issuer IS NULL THEN NULL ELSE json_object('issuer', foreign_issuer, 'audience', json(foreign_audience)) END",
+    // As text, not json, so that one decoder reads both.
+    postgres: "CASE WHEN foreign_issuer IS NULL THEN NULL ELSE json_build_object('issuer', foreign_issuer, 'audience', foreign_audience::json)::text END",
+  },
   read: (stored) => (stored === null ? null : (JSON.parse(stored as string) as StoredKey['foreign'])),
 }
 
