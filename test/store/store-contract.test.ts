@@ -1,111 +1,10 @@
-import {mkdirSync} from 'node:fs'
-import {join} from 'node:path'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import type {Store} from '../../src/store/types.js'
+import {describeEachStore, storedIssuer as issuerWith, storedKey as key, storedToken as token, T0} from '../helpers/stores.js'
 
-import {PostgresStore} from '../../src/store/postgres-store.js'
-import {SqliteStore} from '../../src/store/sqlite-store.js'
-import type {Store, StoredIssuer, StoredKey, StoredToken} from '../../src/store/types.js'
-import {tempHome} from '../helpers/cli.js'
-import {createTestDatabase, emptyDatabase, postgresSkipReason, type TestDatabase} from '../helpers/postgres.js'
-
-/**
- * The Store interface, as the issuer relies on it, on each backend: one suite, two stores. Two
- * stores opened on one database stand for two processes.
- */
-interface Backend {
-  name: string
-  skipReason?: string | undefined
-  /** Whether instances on several machines may share it, each with its own keys (Store.addKey). */
-  shared: boolean
-  setUp(): Promise<void>
-  tearDown(): Promise<void>
-  /** Makes the database empty, as if new. */
-  reset(): Promise<void>
-  open(): Promise<Store>
-}
-
-const sqlite = (() => {
-  let dir: ReturnType<typeof tempHome> | undefined
-  let round = 0
-  let path = ''
-  return {
-    name: 'SQLite',
-    shared: false,
-    setUp: async () => {
-      dir = tempHome()
-      mkdirSync(dir.home, {recursive: true, mode: 0o700})
-    },
-    tearDown: async () => dir?.cleanup(),
-    reset: async () => {
-      path = join(dir!.home, `cape-${round++}.db`)
-    },
-    open: async () => SqliteStore.open(path),
-  } satisfies Backend
-})()
-
-const postgresql = (() => {
-  let database: TestDatabase | undefined
-  return {
-    name: 'PostgreSQL',
-    shared: true,
-    skipReason: postgresSkipReason,
-    setUp: async () => {
-      database = await createTestDatabase()
-    },
-    tearDown: async () => database?.drop(),
-    reset: async () => emptyDatabase(database!.url),
-    open: () => PostgresStore.open(database!.url),
-  } satisfies Backend
-})()
-
-const T0 = Date.UTC(2030, 0, 1)
-
-const key = (kid: string, createdAt = T0, foreign: StoredKey['foreign'] = null): StoredKey => ({
-  kid,
-  alg: 'EdDSA',
-  publicJwk: JSON.stringify({kty: 'OKP', crv: 'Ed25519', x: kid, kid, alg: 'EdDSA', use: 'sig'}),
-  createdAt,
-  retiredAt: null,
-  foreign,
-})
-
-const issuerWith = (activeKid: string): StoredIssuer => ({
-  issuer: 'cape',
-  audience: ['cape-api', 'other'],
-  algorithm: 'EdDSA',
-  defaultSubject: 'me',
-  activeKid,
-  createdAt: T0,
-  maxLifetimeSeconds: null,
-  keyStorage: 'file',
-})
-
-const token = (jti: string, fields: Partial<StoredToken> = {}): StoredToken => ({
-  jti,
-  subject: 'me',
-  name: `token ${jti}`,
-  description: null,
-  scopes: ['api'],
-  kid: 'k1',
-  createdAt: T0,
-  expiresAt: null,
-  revokedAt: null,
-  lastUsedAt: null,
-  account: null,
-  restrictions: null,
-  rotatedTo: null,
-  lastUsedIp: null,
-  parent: null,
-  ...fields,
-})
-
-describe.each([sqlite, postgresql] as Backend[])('the $name store', (backend) => {
-  if (backend.skipReason !== undefined) {
-    it.skip(backend.skipReason, () => {})
-    return
-  }
-
+/** The Store interface, as the issuer relies on it, on each backend: one suite, two stores. */
+describeEachStore('the store', (backend) => {
   let store: Store
   const opened: Store[] = []
   /** Another process on the same database. */
@@ -115,8 +14,6 @@ describe.each([sqlite, postgresql] as Backend[])('the $name store', (backend) =>
     return other
   }
 
-  beforeAll(() => backend.setUp())
-  afterAll(() => backend.tearDown())
   beforeEach(async () => {
     await backend.reset()
     store = await another()

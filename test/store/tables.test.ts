@@ -1,12 +1,8 @@
-import {join} from 'node:path'
+import {afterEach, beforeEach, expect, it} from 'vitest'
 
-import Database from 'better-sqlite3'
-import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-
-import {SqliteStore} from '../../src/store/sqlite-store.js'
 import {issuerTable, keyTable, tokenTable} from '../../src/store/tables.js'
-import type {StoredIssuer, StoredKey, StoredToken} from '../../src/store/types.js'
-import {tempHome} from '../helpers/cli.js'
+import type {Store, StoredIssuer, StoredKey} from '../../src/store/types.js'
+import {describeEachStore, storedToken} from '../helpers/stores.js'
 
 const issuer: StoredIssuer = {
   issuer: 'urn:cape:local',
@@ -27,67 +23,32 @@ const foreignKey: StoredKey = {
   retiredAt: null,
   foreign: {issuer: 'https://elsewhere.example', audience: ['their-api']},
 }
+/** The fields every token here has, where the helper's defaults differ. */
+const laptop = {subject: 'alice', name: 'laptop', scopes: [], kid: 'own-kid', createdAt: 1_700_000_001_000}
 
-function storedToken(jti: string, fields: Partial<StoredToken> = {}): StoredToken {
-  return {
-    jti,
-    subject: 'alice',
-    name: 'laptop',
-    description: null,
-    scopes: [],
-    kid: 'own-kid',
-    createdAt: 1_700_000_001_000,
-    expiresAt: null,
-    revokedAt: null,
-    lastUsedAt: null,
-    account: null,
-    restrictions: null,
-    rotatedTo: null,
-    lastUsedIp: null,
-    parent: null,
-    ...fields,
-  }
-}
-
-describe('the column maps', () => {
-  let dir: ReturnType<typeof tempHome>
-  let path: string
-  let store: SqliteStore
+describeEachStore('the column maps', (backend) => {
+  let store: Store
 
   beforeEach(async () => {
-    dir = tempHome()
-    path = join(dir.root, 'cape.db')
-    store = SqliteStore.open(path)
+    await backend.reset()
+    store = await backend.open()
     await store.initIssuer(issuer, ownKey)
   })
+  afterEach(() => store.close())
 
-  afterEach(() => {
-    store.close()
-    dir.cleanup()
-  })
-
-  it('name every column the migrations create, and no other', () => {
-    const db = new Database(path, {readonly: true})
-    try {
-      const columnsOf = (table: string) =>
-        db
-          .prepare<[], {name: string}>(`SELECT name FROM pragma_table_info('${table}')`)
-          .all()
-          .map((column) => column.name)
-          .sort()
-      const mapped = (columns: string) => columns.split(', ').sort()
-      expect(mapped(tokenTable.columns)).toEqual(columnsOf('tokens'))
-      expect(mapped(keyTable.columns)).toEqual(columnsOf('signing_keys'))
-      // The issuer row's id (always 1) and key epoch are the store's own.
-      expect(mapped(issuerTable.columns)).toEqual(columnsOf('issuer').filter((name) => name !== 'id' && name !== 'key_epoch'))
-    } finally {
-      db.close()
-    }
+  it('name every column the migrations create, and no other', async () => {
+    const columnsOf = async (table: string) =>
+      (await backend.columnsOf(table)).filter((name) => !(backend.own[table] ?? []).includes(name)).sort()
+    const mapped = (columns: string) => columns.split(', ').sort()
+    expect(mapped(tokenTable.columns)).toEqual(await columnsOf('tokens'))
+    expect(mapped(keyTable.columns)).toEqual(await columnsOf('signing_keys'))
+    expect(mapped(issuerTable.columns)).toEqual(await columnsOf('issuer'))
   })
 
   it('read back exactly what was written: JSON columns, scope lists, nulls', async () => {
-    const plain = storedToken('a'.repeat(22))
+    const plain = storedToken('a'.repeat(22), laptop)
     const full = storedToken('b'.repeat(22), {
+      ...laptop,
       description: 'CI',
       scopes: ['api', 'tokens'],
       expiresAt: 1_800_000_000_000,
@@ -100,10 +61,10 @@ describe('the column maps', () => {
     expect(await store.getToken(plain.jti)).toEqual(plain)
     expect(await store.getToken(full.jti)).toEqual(full)
     expect(await store.listTokens({includeRevoked: true, now: 0})).toEqual([plain, full])
-    expect(store.getTokenState(full.jti)).toEqual({name: 'laptop', revokedAt: null, account: 'acme'})
+    expect(await store.getTokenState(full.jti)).toEqual({name: 'laptop', revokedAt: null, account: 'acme'})
     expect(await store.getIssuer()).toEqual(issuer)
 
-    const imported = storedToken('c'.repeat(22), {kid: foreignKey.kid})
+    const imported = storedToken('c'.repeat(22), {...laptop, kid: foreignKey.kid})
     expect(await store.importToken(imported, foreignKey)).toBe('imported')
     expect(await store.listKeys()).toEqual([ownKey, foreignKey])
     expect(await store.getToken(imported.jti)).toEqual(imported)
