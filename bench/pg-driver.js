@@ -1,6 +1,6 @@
 // Which PostgreSQL driver the store uses (issue 13): node-postgres (`pg`, pure JavaScript, no
-// pg-native) against porsager's `postgres`, on the statements that matter to cape, each on a
-// throwaway database:
+// pg-native) against porsager's `postgres`, on the store's own statements and schema (from dist/),
+// each on a throwaway database:
 //   read    the per-verification token-state read by primary key (a prepared statement)
 //   count   the rate-limit window upsert, INSERT ... ON CONFLICT DO UPDATE ... RETURNING count
 //   insert  a token row (one commit each, as `token create` does)
@@ -9,7 +9,7 @@
 // each one at a time and with 16 at once (a pool of 16), rounds alternating between the drivers;
 // then what `import()` of each costs a cold process.
 //
-//   CAPE_BENCH_PG_URL=postgres://cape:cape@127.0.0.1:5432/postgres node bench/pg-driver.js
+//   npm run build && CAPE_BENCH_PG_URL=postgres://cape:cape@127.0.0.1:5432/postgres node bench/pg-driver.js
 // (default: CAPE_TEST_PG_URL, then that URL). BENCH_QUICK=1 shortens every run.
 import {spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
@@ -18,6 +18,8 @@ import {readFileSync} from 'node:fs'
 import pg from 'pg'
 import postgres from 'postgres'
 
+import {POSTGRES_MIGRATIONS} from '../dist/store/postgres-migrations.js'
+import {SQL} from '../dist/store/postgres-store.js'
 import {formatRate, median} from './lib/measure.js'
 
 const adminUrl = process.env.CAPE_BENCH_PG_URL ?? process.env.CAPE_TEST_PG_URL ?? 'postgres://cape:cape@127.0.0.1:5432/postgres'
@@ -27,6 +29,8 @@ const OPS = quick ? 500 : 2000
 const CONCURRENCY = 16
 const TOKENS = 100_000
 const INT8 = 20
+/** A token row with what cape always writes; the store's own INSERT takes every column. */
+const INSERT = `INSERT INTO tokens (jti, subject, name, description, scopes, kid, created_at) VALUES ($1, 'bench', 'new', NULL, 'api', 'k', $2)`
 
 const database = `cape_bench_driver_${process.pid}`
 const url = new URL(adminUrl)
@@ -58,34 +62,15 @@ try {
   const windowStart = Math.floor(Date.now() / 60_000) * 60
   const drivers = {
     pg: {
-      read: (jti) => pgPool.query({name: 'state', text: 'SELECT name, revoked_at, account FROM tokens WHERE jti = $1', values: [jti]}),
-      count: (jti) =>
-        pgPool.query({
-          name: 'count',
-          text: `INSERT INTO rate_windows (jti, window_start, count) VALUES ($1, $2, 1)
-                 ON CONFLICT (jti) DO UPDATE SET
-                   count = CASE WHEN rate_windows.window_start = excluded.window_start THEN rate_windows.count + 1 ELSE 1 END,
-                   window_start = excluded.window_start
-                 RETURNING count`,
-          values: [jti, windowStart],
-        }),
-      insert: (jti) =>
-        pgPool.query({
-          name: 'insert',
-          text: `INSERT INTO tokens (jti, subject, name, description, scopes, kid, created_at) VALUES ($1, 'bench', 'new', NULL, 'api', 'k', $2)`,
-          values: [jti, Date.now()],
-        }),
+      read: (jti) => pgPool.query({name: 'state', text: SQL.getTokenState, values: [jti]}),
+      count: (jti) => pgPool.query({name: 'count', text: SQL.countUse, values: [jti, windowStart]}),
+      insert: (jti) => pgPool.query({name: 'insert', text: INSERT, values: [jti, Date.now()]}),
     },
+    // As the store calls it: text and parameters, prepared.
     postgres: {
-      read: (jti) => sql`SELECT name, revoked_at, account FROM tokens WHERE jti = ${jti}`,
-      count: (jti) => sql`
-        INSERT INTO rate_windows (jti, window_start, count) VALUES (${jti}, ${windowStart}, 1)
-        ON CONFLICT (jti) DO UPDATE SET
-          count = CASE WHEN rate_windows.window_start = excluded.window_start THEN rate_windows.count + 1 ELSE 1 END,
-          window_start = excluded.window_start
-        RETURNING count`,
-      insert: (jti) =>
-        sql`INSERT INTO tokens (jti, subject, name, description, scopes, kid, created_at) VALUES (${jti}, 'bench', 'new', NULL, 'api', 'k', ${Date.now()})`,
+      read: (jti) => sql.unsafe(SQL.getTokenState, [jti], {prepare: true}),
+      count: (jti) => sql.unsafe(SQL.countUse, [jti, windowStart], {prepare: true}),
+      insert: (jti) => sql.unsafe(INSERT, [jti, Date.now()], {prepare: true}),
     },
   }
 
@@ -128,12 +113,8 @@ async function setUp() {
   const client = new pg.Client({connectionString: url.href})
   await client.connect()
   try {
-    await client.query(`
-      CREATE TABLE tokens (
-        jti TEXT PRIMARY KEY, subject TEXT NOT NULL, name TEXT NOT NULL, description TEXT, scopes TEXT NOT NULL,
-        kid TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT, revoked_at BIGINT, last_used_at BIGINT,
-        account TEXT, restrictions TEXT, rotated_to TEXT, last_used_ip TEXT, parent TEXT);
-      CREATE TABLE rate_windows (jti TEXT PRIMARY KEY, window_start BIGINT NOT NULL, count INTEGER NOT NULL)`)
+    for (const migration of POSTGRES_MIGRATIONS) await client.query(migration)
+    await client.query(`INSERT INTO signing_keys (kid, alg, public_jwk, created_at) VALUES ('k', 'EdDSA', '{}', 0)`)
     for (let index = 0; index < TOKENS; index++) jtis.push(newJti())
     for (let from = 0; from < TOKENS; from += 10_000) {
       await client.query(

@@ -43,9 +43,10 @@ const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 /**
  * Every statement, as constant text: values only ever travel as parameters. Each is prepared
  * once per connection. The column lists, and the numbered parameters of a whole row, come from
- * the column maps (tables.ts), as SQLite's do.
+ * the column maps (tables.ts), as SQLite's do. Exported for bench/pg-driver.js, which times the
+ * hot ones on each driver.
  */
-const SQL = {
+export const SQL = {
   schemaVersion: 'SELECT version FROM schema_version WHERE id = 1',
   getIssuer: `SELECT ${issuers.select} FROM issuer WHERE id = 1`,
   // Loses quietly to a process that set the issuer up first: it waits for that one's commit.
