@@ -20,7 +20,7 @@ if ! command -v pg_lsclusters >/dev/null || [ -z "$(cluster)" ]; then
   if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
     log "installing postgresql"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    apt-get update -qq >&2
     apt-get install -y -qq postgresql >/dev/null
   fi
   if [ -z "$(cluster)" ]; then
@@ -41,7 +41,7 @@ fi
 
 if [ "$status" != online ]; then
   log "starting cluster $version/$name on port $port"
-  pg_ctlcluster --skip-systemctl-redirect "$version" "$name" start
+  pg_ctlcluster --skip-systemctl-redirect "$version" "$name" start >&2
 fi
 
 for _ in $(seq 1 60); do
