@@ -10,7 +10,7 @@ import {tempHome} from './cli.js'
 
 /**
  * The store the issuer tests run on: SQLite in CAPE_HOME, or, with CAPE_TEST_STORE=postgres (the
- * "postgres" project of vitest.config.ts), a throwaway PostgreSQL database per issuer.
+ * "postgres" project of vitest.config.ts), an empty PostgreSQL database per issuer.
  */
 export const TEST_STORE: 'sqlite' | 'postgres' = process.env.CAPE_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite'
 
@@ -27,7 +27,7 @@ export async function openTestIssuer(): Promise<{
 }> {
   const dir = tempHome()
   // Loaded only for PostgreSQL runs: the helper connects to the server as it loads.
-  const database = TEST_STORE === 'postgres' ? await (await import('./postgres.js')).createTestDatabase() : undefined
+  const database = TEST_STORE === 'postgres' ? await (await import('./postgres.js')).takeTestDatabase() : undefined
   const clock = {now: Date.now()}
   const issuer = await LocalIssuer.open({home: dir.home, databaseUrl: database?.url, now: () => clock.now})
   return {
@@ -38,7 +38,7 @@ export async function openTestIssuer(): Promise<{
     clock,
     cleanup: async () => {
       await issuer.close()
-      await database?.drop()
+      await database?.release()
       dir.cleanup()
     },
   }

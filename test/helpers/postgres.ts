@@ -97,6 +97,39 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
 }
 
+/**
+ * Databases this process made for issuers, emptied once their test was done, schema kept: a
+ * test takes one of these before it makes a new one, as CREATE DATABASE and the migrations cost
+ * some 300 ms and emptying some 20. The postgres project's setup file drops them after each file.
+ */
+const spares: TestDatabase[] = []
+
+/** A database for one test's issuer; `release` empties it (or drops it, when that cannot be done at once) and keeps it for the next. */
+export async function takeTestDatabase(): Promise<{url: string; release(): Promise<void>}> {
+  const database = spares.pop() ?? (await createTestDatabase())
+  return {
+    url: database.url,
+    release: async () => {
+      const sql = postgres(database.url, {max: 1, onnotice: false, fetch_types: false, connection: {lock_timeout: 2000}})
+      try {
+        const tables = await sql<Array<{name: string}>>`
+          SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_version'`
+        if (tables.length > 0) await sql`TRUNCATE ${sql(tables.map((table) => table.name))} RESTART IDENTITY`
+        spares.push(database)
+      } catch {
+        // Something still holds a table (a test that left a transaction open): start afresh.
+        await database.drop()
+      } finally {
+        await sql.end({timeout: 1})
+      }
+    },
+  }
+}
+
+export async function dropSpareDatabases(): Promise<void> {
+  await Promise.all(spares.splice(0).map((database) => database.drop()))
+}
+
 /** Empties a test database, schema included, as if it had just been created. */
 export async function emptyDatabase(url: string): Promise<void> {
   const sql = postgres(url, {max: 1, onnotice: false, fetch_types: false})
