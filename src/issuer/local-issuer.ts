@@ -17,6 +17,7 @@ import {exportPreparedToken, importPreparedToken, preparedTokenState} from './pr
 import {iso, newStoredToken, notFound, statusOf, toRecord, toSettings} from './records.js'
 import {LIMITS, normalizeScopes, validateDescription, validateLabel} from './rules.js'
 import {describeSigningKeys, newSigningKey, retireSigningKey} from './signing-keys.js'
+import {TokenStateMirror, type MirrorStatus} from './token-state-mirror.js'
 import {claimsFor} from './token-claims.js'
 import {newTokenId} from './token-id.js'
 import type {TokenVerifier} from './verifier.js'
@@ -48,6 +49,8 @@ export interface LocalIssuerOptions {
   home: string
   /** Epoch milliseconds; tests move the clock. */
   now?: () => number
+  /** How long without hearing the store before verification fails closed (default 5 s). */
+  staleAfterMs?: number
 }
 
 /**
@@ -68,8 +71,14 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
 
     const store = SqliteStore.open(join(options.home, 'cape.db'))
     try {
-      const issuer = new LocalIssuer(store, join(options.home, 'keys'), options.now ?? Date.now)
-      await issuer.keys.load()
+      const issuer = new LocalIssuer(store, join(options.home, 'keys'), options.now ?? Date.now, new TokenStateMirror(store, {staleAfterMs: options.staleAfterMs}))
+      try {
+        await Promise.all([issuer.keys.load(), issuer.mirror.start()])
+      } catch (error) {
+        issuer.mirror.close()
+        throw error
+      }
+
       return issuer
     } catch (error) {
       store.close()
@@ -86,6 +95,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     private readonly store: Store,
     private readonly keysDir: string,
     private readonly now: () => number,
+    private readonly mirror: TokenStateMirror,
   ) {
     this.keys = new LoadedKeys(store, keysDir, (issuer) => this.makeVerifier(issuer))
     this.lastUsed = new LastUsedRecorder((uses) => this.store.recordLastUsed(uses))
@@ -168,9 +178,9 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
       notAfter: input.notAfter,
     })
     const revokeAt = stored.createdAt + (input.graceSeconds ?? 0) * 1000
-    if (!(await this.store.rotateToken(previous.jti, stored, revokeAt))) {
-      throw new CapeError('token_inactive', `token ${id} was revoked or rotated meanwhile; nothing was created`)
-    }
+    const rotated = await this.store.rotateToken(previous.jti, stored, revokeAt)
+    this.mirror.forget([previous.jti])
+    if (!rotated) throw new CapeError('token_inactive', `token ${id} was revoked or rotated meanwhile; nothing was created`)
 
     const grace = input.graceSeconds ? `; it keeps working for ${describeDuration(input.graceSeconds)}` : ''
     await this.store.appendAudit([
@@ -208,6 +218,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
   async revokeToken(id: string, options: RevokeTokenOptions = {}): Promise<RevokedToken> {
     const at = this.now()
     const {outcome, descendants} = await this.store.revokeToken(id, at, {cascade: options.cascade ?? false})
+    this.mirror.forget([id, ...descendants])
     if (outcome === 'not_found') throw notFound(id)
     if (outcome === 'already_revoked' && descendants.length === 0) {
       throw new CapeError('token_already_revoked', `token ${id} is already revoked${options.cascade ? ', and so are its descendants' : ''}`)
@@ -287,7 +298,13 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     return {imported, token: await this.getToken(id)}
   }
 
+  /** The revocation state held in memory: how far it has read the store's changes, and when it last heard it. */
+  mirrorStatus(): MirrorStatus {
+    return this.mirror.status()
+  }
+
   async close(): Promise<void> {
+    this.mirror.close()
     this.keys.close()
     await Promise.all([this.lastUsed.flush(), this.audit.flush()])
     this.store.close()
@@ -309,11 +326,11 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
       audience: issuer?.audience ?? DEFAULT_AUDIENCE,
       keyring: await Keyring.load(await this.store.listKeys()),
       lookup: (claims, foreignKid, token) =>
-        foreignKid === undefined ? this.store.getTokenState(claims.jti) : preparedTokenState(this.store, claims, foreignKid, token),
+        foreignKid === undefined ? this.mirror.state(claims.jti) : preparedTokenState(this.store, claims, foreignKid, token),
       onVerified: (jti, at, ip) => this.lastUsed.record(jti, at, ip ?? null),
       onRefused: (jti, reason, at, request) =>
         this.audit.record({jti, at, event: 'refused', detail: request?.ip ? `${reason} from ${request.ip}` : reason}),
-      onRevokedUse: (jti, at) => detectReuse(this.store, jti, at),
+      onRevokedUse: async (jti, at) => this.mirror.forget(await detectReuse(this.store, jti, at)),
       countUse: (jti, windowStart) => this.store.countUse(jti, windowStart),
       peekUse: (jti, windowStart) => this.store.peekUse(jti, windowStart),
       countAncestorUses: (jti, now, purpose) => this.rateLimits.countAncestorUses(jti, now, purpose),

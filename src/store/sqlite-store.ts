@@ -5,12 +5,14 @@ import type {
   ImportOutcome,
   LastUse,
   RevokeOutcome,
+  RevocationSnapshot,
   RevokeResult,
   Store,
   StoredAuditEvent,
   StoredIssuer,
   StoredKey,
   StoredToken,
+  TokenChange,
   TokenState,
 } from './types.js'
 
@@ -27,6 +29,7 @@ export class SqliteStore implements Store {
   }
 
   private readonly statements
+  private dataVersion: number | undefined
 
   private constructor(
     private readonly db: SqliteDatabase,
@@ -105,6 +108,16 @@ export class SqliteStore implements Store {
       setActiveKid: db.prepare<[string]>('UPDATE issuer SET active_kid = ? WHERE id = 1'),
       retireKey: db.prepare<[number, string]>('UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL'),
       setMaxLifetime: db.prepare<[number | null]>('UPDATE issuer SET max_lifetime = ? WHERE id = 1'),
+      tokenChangesSince: db.prepare<[number, number], TokenChange>(
+        `SELECT token_changes.seq, token_changes.jti, tokens.revoked_at AS revokedAt, tokens.expires_at AS expiresAt
+         FROM token_changes JOIN tokens ON tokens.jti = token_changes.jti
+         WHERE token_changes.seq > ? ORDER BY token_changes.seq LIMIT ?`,
+      ),
+      latestTokenChange: db.prepare<[], {seq: number}>('SELECT coalesce(max(seq), 0) AS seq FROM token_changes'),
+      revokedNotExpired: db.prepare<[number], RevocationSnapshot['revoked'][number]>(
+        `SELECT jti, revoked_at AS revokedAt, expires_at AS expiresAt FROM tokens
+         WHERE revoked_at IS NOT NULL AND (expires_at IS NULL OR expires_at > ?) ORDER BY jti`,
+      ),
     }
   }
 
@@ -312,6 +325,29 @@ export class SqliteStore implements Store {
 
   async setMaxLifetime(seconds: number | null): Promise<void> {
     this.guard(() => this.statements.setMaxLifetime.run(seconds))
+  }
+
+  tokenChangesSince(cursor: number, limit: number): TokenChange[] {
+    return this.guard(() => this.statements.tokenChangesSince.all(cursor, limit))
+  }
+
+  latestTokenChange(): number {
+    return this.guard(() => this.statements.latestTokenChange.get()!.seq)
+  }
+
+  revocationSnapshot(now: number): RevocationSnapshot {
+    // One read transaction: the list and the cursor describe the same moment.
+    return this.guard(() =>
+      this.db.transaction(() => ({cursor: this.statements.latestTokenChange.get()!.seq, revoked: this.statements.revokedNotExpired.all(now)}))(),
+    )
+  }
+
+  /** SQLite's data_version moves when another connection commits, and never for this one's own. */
+  changedElsewhere(): boolean {
+    const version = this.guard(() => this.db.pragma('data_version', {simple: true}) as number)
+    const changed = version !== this.dataVersion
+    this.dataVersion = version
+    return changed
   }
 
   close(): void {

@@ -54,6 +54,20 @@ export interface RevokeResult {
 /** `token_conflict`: another token has that id; `key_conflict`: that kid is known with another key or issuer. */
 export type ImportOutcome = 'imported' | 'already_imported' | 'token_conflict' | 'key_conflict'
 
+/** An entry of the change log: a token whose revocation changed, with its times as they are now. */
+export interface TokenChange {
+  seq: number
+  jti: string
+  revokedAt: number | null
+  expiresAt: number | null
+}
+
+/** The revoked tokens that have not expired, and the change log's position they are consistent with. */
+export interface RevocationSnapshot {
+  cursor: number
+  revoked: Array<{jti: string; revokedAt: number; expiresAt: number | null}>
+}
+
 export interface Store {
   getIssuer(): Promise<StoredIssuer | undefined>
   /** Saves the issuer and its first key unless another process did first; false if it lost. */
@@ -109,5 +123,17 @@ export interface Store {
   /** 'retired', or why not: it is the active key, unknown, or retired already. */
   retireKey(kid: string, at: number): Promise<'retired' | 'active' | 'not_found' | 'already_retired'>
   setMaxLifetime(seconds: number | null): Promise<void>
+  /** Changes to revocations after `cursor` (0: from the start), oldest first, at most `limit`. */
+  tokenChangesSince(cursor: number, limit: number): MaybePromise<TokenChange[]>
+  /** The change log's newest position. */
+  latestTokenChange(): MaybePromise<number>
+  revocationSnapshot(now: number): MaybePromise<RevocationSnapshot>
+  /**
+   * Asked on a short timer: false when no other process can have changed anything since the last
+   * call, true when the change log is worth reading. It throws when the store cannot be heard.
+   */
+  changedElsewhere(): MaybePromise<boolean>
+  /** Where the store pushes changes (PostgreSQL's NOTIFY): `signal` on each, so they apply at once. */
+  watchTokenChanges?(signal: () => void): void
   close(): void
 }

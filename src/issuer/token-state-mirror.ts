@@ -1,0 +1,157 @@
+import {performance} from 'node:perf_hooks'
+
+import {CapeError} from '../core/errors.js'
+import type {MaybePromise, Store, TokenState} from '../store/types.js'
+
+/** How long an instance may go without hearing the store before it refuses to vouch for anything. */
+export const DEFAULT_STALE_AFTER_MS = 5000
+/** How often the store is asked whether anyone else changed a revocation. */
+export const WATCH_INTERVAL_MS = 100
+/** Enough for every active token of a large issuer; past it, the longest-held entries make way. */
+const MAX_ENTRIES = 200_000
+const CHANGES_PER_READ = 1000
+
+export interface MirrorOptions {
+  staleAfterMs?: number
+  watchIntervalMs?: number
+}
+
+/** What `cape issuer status` reports of the stream. */
+export interface MirrorStatus {
+  cursor: number
+  /** Milliseconds since the store was last heard; above `staleAfterMs`, verification fails closed. */
+  sinceHeardMs: number
+  staleAfterMs: number
+  entries: number
+}
+
+/**
+ * The revocation state verification needs, held in memory and fed by the store's change log:
+ * a token's state is read once, then kept until the log says it changed. A change this process
+ * makes is applied at once (`forget`); a change made elsewhere arrives within one watch interval
+ * (PostgreSQL pushes it sooner). When the store has not been heard for `staleAfterMs`, every
+ * lookup fails with `issuer_unavailable` rather than answer from state that may be stale.
+ */
+export class TokenStateMirror {
+  private readonly states = new Map<string, TokenState>()
+  private readonly staleAfterMs: number
+  private readonly timer: NodeJS.Timeout
+  private cursor = 0
+  private heardAt = performance.now()
+  /** Moves with every batch of changes applied, so a read that raced one is not kept. */
+  private generation = 0
+  private catchingUp: Promise<void> | undefined
+  private ticking: Promise<void> | undefined
+  private closed = false
+
+  constructor(
+    private readonly store: Store,
+    options: MirrorOptions = {},
+  ) {
+    this.staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS
+    this.timer = setInterval(() => void this.tick(), options.watchIntervalMs ?? WATCH_INTERVAL_MS).unref()
+    store.watchTokenChanges?.(() => void this.catchUp().catch(() => undefined))
+  }
+
+  /** Starts from the change log's newest position: what was read before it is read again anyway. */
+  async start(): Promise<void> {
+    this.cursor = await this.store.latestTokenChange()
+    this.heardAt = performance.now()
+  }
+
+  state(jti: string): MaybePromise<TokenState | undefined> {
+    // Silent for too long: perhaps the store, perhaps this process was too busy to ask. Ask now.
+    if (this.silentFor() > this.staleAfterMs) {
+      return this.tick().then(() => {
+        this.assertFresh()
+        return this.stateNow(jti)
+      })
+    }
+
+    return this.stateNow(jti)
+  }
+
+  private stateNow(jti: string): MaybePromise<TokenState | undefined> {
+    const known = this.states.get(jti)
+    if (known) return known
+    const generation = this.generation
+    const read = this.store.getTokenState(jti)
+    if (!(read instanceof Promise)) return this.keep(jti, read, generation)
+    return read.then((state) => this.keep(jti, state, generation))
+  }
+
+  /** This process changed these tokens: whatever is held of them goes now. */
+  forget(jtis: Iterable<string>): void {
+    for (const jti of jtis) this.states.delete(jti)
+    this.generation++
+  }
+
+  status(): MirrorStatus {
+    return {cursor: this.cursor, sinceHeardMs: Math.round(this.silentFor()), staleAfterMs: this.staleAfterMs, entries: this.states.size}
+  }
+
+  close(): void {
+    this.closed = true
+    clearInterval(this.timer)
+    this.states.clear()
+  }
+
+  private keep(jti: string, state: TokenState | undefined, generation: number): TokenState | undefined {
+    // A token not in the store is not remembered: it may be one another instance is committing.
+    if (state === undefined || generation !== this.generation || this.closed) return state
+    if (this.states.size >= MAX_ENTRIES) this.states.delete(this.states.keys().next().value!)
+    this.states.set(jti, state)
+    return state
+  }
+
+  private silentFor(): number {
+    return performance.now() - this.heardAt
+  }
+
+  private assertFresh(): void {
+    const silentFor = this.silentFor()
+    if (silentFor > this.staleAfterMs) {
+      throw new CapeError(
+        'issuer_unavailable',
+        `the store has not been heard for ${Math.round(silentFor / 1000)} s, so revocations may be missed: refusing to verify until it is`,
+      )
+    }
+  }
+
+  /** One at a time: lookups that find the mirror silent all wait on the same attempt. */
+  private tick(): Promise<void> {
+    this.ticking ??= this.listen().finally(() => (this.ticking = undefined))
+    return this.ticking
+  }
+
+  private async listen(): Promise<void> {
+    try {
+      const askedAt = performance.now()
+      if (await this.store.changedElsewhere()) await this.catchUp()
+      else this.heardAt = askedAt
+    } catch {
+      // Not heard: lookups fail closed once this has lasted staleAfterMs.
+    }
+  }
+
+  private catchUp(): Promise<void> {
+    this.catchingUp ??= this.readChanges().finally(() => (this.catchingUp = undefined))
+    return this.catchingUp
+  }
+
+  private async readChanges(): Promise<void> {
+    const askedAt = performance.now()
+    for (;;) {
+      const changes = await this.store.tokenChangesSince(this.cursor, CHANGES_PER_READ)
+      if (this.closed) return
+      if (changes.length > 0) {
+        this.forget(changes.map((change) => change.jti))
+        this.cursor = changes.at(-1)!.seq
+      }
+
+      if (changes.length < CHANGES_PER_READ) break
+    }
+
+    this.heardAt = askedAt
+  }
+}
