@@ -40,11 +40,12 @@ describe('revocations made by another process, on SQLite', {timeout: 60_000}, ()
 
   it('reach introspection too: a token rotated elsewhere without grace is inactive within the bound', async () => {
     const {token, id} = await createToken('ci', {home: dir.home}, ['--scope', 'api'])
+    const resourceServer = await createToken('resource server', {home: dir.home}, ['--scope', 'introspect'])
     const introspect = async () =>
       ((await (
         await fetch(`${server.url}/v1/introspect`, {
           method: 'POST',
-          headers: {authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded'},
+          headers: {authorization: `Bearer ${resourceServer.token}`, 'content-type': 'application/x-www-form-urlencoded'},
           body: new URLSearchParams({token}).toString(),
         })
       ).json()) as {active: boolean}).active
