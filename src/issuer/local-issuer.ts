@@ -17,6 +17,7 @@ import {exportPreparedToken, importPreparedToken, preparedTokenState} from './pr
 import {iso, newStoredToken, notFound, statusOf, toRecord, toSettings} from './records.js'
 import {LIMITS, normalizeScopes, validateDescription, validateLabel} from './rules.js'
 import {describeSigningKeys, newSigningKey, retireSigningKey} from './signing-keys.js'
+import {InstanceBeacon, SEEN_RECENTLY_MS} from './instance-beacon.js'
 import {TokenStateMirror, type MirrorStatus} from './token-state-mirror.js'
 import {claimsFor} from './token-claims.js'
 import {newTokenId} from './token-id.js'
@@ -29,6 +30,7 @@ import type {
   IssuerAdmin,
   IssuerClient,
   IssuerSettings,
+  IssuerStatus,
   Jwks,
   ListTokensOptions,
   PublicJwk,
@@ -90,6 +92,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
   private readonly lastUsed: LastUsedRecorder
   private readonly audit: AuditRecorder
   private readonly rateLimits: SharedRateLimits
+  private beacon: InstanceBeacon | undefined
 
   private constructor(
     private readonly store: Store,
@@ -303,7 +306,32 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     return this.mirror.status()
   }
 
+  /** For a serving process: report it to the store every few seconds, for `issuer status`. */
+  async announce(): Promise<void> {
+    this.beacon ??= new InstanceBeacon(this.store, this.mirror, this.now)
+    await this.beacon.start()
+  }
+
+  async status(): Promise<IssuerStatus> {
+    const now = this.now()
+    const [changes, instances] = await Promise.all([this.store.latestTokenChange(), this.store.listInstances(now - SEEN_RECENTLY_MS)])
+    return {
+      store: {...this.store.location},
+      issuer: this.keys.loadedIssuer?.issuer ?? null,
+      changes,
+      instances: instances.map((beat) => ({
+        id: beat.id,
+        host: beat.host,
+        pid: beat.pid,
+        startedAt: iso(beat.startedAt),
+        seenAt: iso(beat.seenAt),
+        behind: Math.max(0, changes - beat.cursor),
+      })),
+    }
+  }
+
   async close(): Promise<void> {
+    await this.beacon?.stop()
     this.mirror.close()
     this.keys.close()
     await Promise.all([this.lastUsed.flush(), this.audit.flush()])

@@ -10,6 +10,7 @@ export const WATCH_INTERVAL_MS = 100
 /** Enough for every active token of a large issuer; past it, the longest-held entries make way. */
 const MAX_ENTRIES = 200_000
 const CHANGES_PER_READ = 1000
+const CATCH_UP_INTERVAL_MS = 1000
 
 export interface MirrorOptions {
   staleAfterMs?: number
@@ -38,6 +39,7 @@ export class TokenStateMirror {
   private readonly timer: NodeJS.Timeout
   private cursor = 0
   private heardAt = performance.now()
+  private caughtUpAt = performance.now()
   /** Moves with every batch of changes applied, so a read that raced one is not kept. */
   private generation = 0
   private catchingUp: Promise<void> | undefined
@@ -127,7 +129,9 @@ export class TokenStateMirror {
   private async listen(): Promise<void> {
     try {
       const askedAt = performance.now()
-      if (await this.store.changedElsewhere()) await this.catchUp()
+      // Once a second regardless: the log also holds this process's own changes, which SQLite's
+      // data_version does not count, and a pushed notification may have been lost.
+      if ((await this.store.changedElsewhere()) || askedAt - this.caughtUpAt >= CATCH_UP_INTERVAL_MS) await this.catchUp()
       else this.heardAt = askedAt
     } catch {
       // Not heard: lookups fail closed once this has lasted staleAfterMs.
@@ -153,5 +157,6 @@ export class TokenStateMirror {
     }
 
     this.heardAt = askedAt
+    this.caughtUpAt = askedAt
   }
 }

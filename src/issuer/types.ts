@@ -103,7 +103,25 @@ export interface IssuerClient {
  * What the issuer's owner does on this machine beyond the contract: set-up, policy, signing keys
  * and prepared tokens. `cape issuer ...` and `token export/import` use it.
  */
+/** What `cape issuer status` shows: the store, its change log, and the processes serving from it. */
+export interface IssuerStatus {
+  store: {kind: 'sqlite' | 'postgresql'; where: string}
+  issuer: string | null
+  /** The change log's newest position. */
+  changes: number
+  instances: Array<{
+    id: string
+    host: string
+    pid: number
+    startedAt: string
+    seenAt: string
+    /** Changes it has not read yet: 0 when it is up to date. */
+    behind: number
+  }>
+}
+
 export interface IssuerAdmin {
+  status(): Promise<IssuerStatus>
   settings(): Promise<IssuerSettings | undefined>
   init(input?: InitIssuerInput): Promise<IssuerSettings>
   setMaxLifetime(seconds: number | null): Promise<IssuerSettings>

@@ -95,6 +95,16 @@ export const MIGRATIONS: readonly string[] = [
   BEGIN
     INSERT INTO token_changes (jti) VALUES (new.jti);
   END;
+
+  -- Each serving process, as it last reported itself: what issuer status lists.
+  CREATE TABLE instances (
+    id         TEXT PRIMARY KEY,
+    host       TEXT NOT NULL,
+    pid        INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    seen_at    INTEGER NOT NULL,
+    cursor     INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
   `,
 ]
 

@@ -3,6 +3,7 @@ import {openDatabase, translateSqliteError, type SqliteDatabase} from './databas
 import {issuerTable, keyTable, tokenTable} from './tables.js'
 import type {
   ImportOutcome,
+  InstanceBeat,
   LastUse,
   RevokeOutcome,
   RevocationSnapshot,
@@ -12,6 +13,7 @@ import type {
   StoredIssuer,
   StoredKey,
   StoredToken,
+  StoreLocation,
   TokenChange,
   TokenState,
 } from './types.js'
@@ -28,6 +30,7 @@ export class SqliteStore implements Store {
     return new SqliteStore(openDatabase(path), path)
   }
 
+  readonly location: StoreLocation
   private readonly statements
   private dataVersion: number | undefined
 
@@ -118,7 +121,18 @@ export class SqliteStore implements Store {
         `SELECT jti, revoked_at AS revokedAt, expires_at AS expiresAt FROM tokens
          WHERE revoked_at IS NOT NULL AND (expires_at IS NULL OR expires_at > ?) ORDER BY jti`,
       ),
+      recordInstance: db.prepare<InstanceBeat>(
+        `INSERT INTO instances (id, host, pid, started_at, seen_at, cursor) VALUES (@id, @host, @pid, @startedAt, @seenAt, @cursor)
+         ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, cursor = excluded.cursor`,
+      ),
+      forgetInstances: db.prepare<[number]>('DELETE FROM instances WHERE seen_at < ?'),
+      removeInstance: db.prepare<[string]>('DELETE FROM instances WHERE id = ?'),
+      listInstances: db.prepare<[number], InstanceBeat>(
+        `SELECT id, host, pid, started_at AS startedAt, seen_at AS seenAt, cursor FROM instances
+         WHERE seen_at >= ? ORDER BY seen_at DESC, id`,
+      ),
     }
+    this.location = {kind: 'sqlite', where: path}
   }
 
   async getIssuer(): Promise<StoredIssuer | undefined> {
@@ -340,6 +354,23 @@ export class SqliteStore implements Store {
     return this.guard(() =>
       this.db.transaction(() => ({cursor: this.statements.latestTokenChange.get()!.seq, revoked: this.statements.revokedNotExpired.all(now)}))(),
     )
+  }
+
+  async recordInstance(beat: InstanceBeat, forgetBefore: number): Promise<void> {
+    this.guard(() =>
+      this.db.transaction(() => {
+        this.statements.recordInstance.run(beat)
+        this.statements.forgetInstances.run(forgetBefore)
+      })(),
+    )
+  }
+
+  async removeInstance(id: string): Promise<void> {
+    this.guard(() => this.statements.removeInstance.run(id))
+  }
+
+  async listInstances(seenSince: number): Promise<InstanceBeat[]> {
+    return this.guard(() => this.statements.listInstances.all(seenSince))
   }
 
   /** SQLite's data_version moves when another connection commits, and never for this one's own. */

@@ -68,7 +68,25 @@ export interface RevocationSnapshot {
   revoked: Array<{jti: string; revokedAt: number; expiresAt: number | null}>
 }
 
+/** A serving process as it last reported itself; times in epoch milliseconds. */
+export interface InstanceBeat {
+  id: string
+  host: string
+  pid: number
+  startedAt: number
+  seenAt: number
+  /** How far into the change log its revocation state has read. */
+  cursor: number
+}
+
+export interface StoreLocation {
+  kind: 'sqlite' | 'postgresql'
+  /** The file, or host:port/database (never a password). */
+  where: string
+}
+
 export interface Store {
+  readonly location: StoreLocation
   getIssuer(): Promise<StoredIssuer | undefined>
   /** Saves the issuer and its first key unless another process did first; false if it lost. */
   initIssuer(issuer: StoredIssuer, key: StoredKey): Promise<boolean>
@@ -133,6 +151,11 @@ export interface Store {
    * call, true when the change log is worth reading. It throws when the store cannot be heard.
    */
   changedElsewhere(): MaybePromise<boolean>
+  /** Records a serving process's report, replacing its last; reports older than `forgetBefore` go. */
+  recordInstance(beat: InstanceBeat, forgetBefore: number): Promise<void>
+  removeInstance(id: string): Promise<void>
+  /** The processes that reported at or after `seenSince`, most recently seen first. */
+  listInstances(seenSince: number): Promise<InstanceBeat[]>
   /** Where the store pushes changes (PostgreSQL's NOTIFY): `signal` on each, so they apply at once. */
   watchTokenChanges?(signal: () => void): void
   close(): void

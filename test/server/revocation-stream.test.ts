@@ -2,7 +2,7 @@ import {performance} from 'node:perf_hooks'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {runCliProcess, tempHome} from '../helpers/cli.js'
+import {parseJson, runCli, runCliProcess, tempHome} from '../helpers/cli.js'
 import {startServe, type ServeProcess} from '../helpers/serve.js'
 import {createToken} from '../helpers/tokens.js'
 
@@ -53,5 +53,24 @@ describe('revocations made by another process, on SQLite', {timeout: 60_000}, ()
 
     expect((await runCliProcess(['token', 'rotate', id], {home: dir.home})).code).toBe(0)
     await expect.poll(introspect, {timeout: BOUND_MS, interval: 10}).toBe(false)
+  })
+
+  it('issuer status lists the serving instance, caught up with the change log', async () => {
+    await expect
+      .poll(async () => parseJson((await runCli(['issuer', 'status', '--json'], {home: dir.home})).stdout), {timeout: 5000, interval: 100})
+      .toMatchObject({store: {kind: 'sqlite', where: expect.stringContaining('cape.db')}, changes: expect.any(Number), instances: [{pid: expect.any(Number), behind: 0}]})
+    const human = await runCli(['issuer', 'status'], {home: dir.home})
+    expect(human.stdout).toMatch(/^Store: +SQLite .*cape\.db$/m)
+    expect(human.stdout).toMatch(/│ INSTANCE │ HOST +│ PID +│ STARTED +│ LAST SEEN +│ BEHIND │/)
+  })
+
+  it('issuer status says so when no instance serves', async () => {
+    const other = tempHome()
+    try {
+      const status = await runCli(['issuer', 'status'], {home: other.home})
+      expect(status).toMatchObject({code: 0, stdout: expect.stringContaining('No instance is serving from this store.')})
+    } finally {
+      other.cleanup()
+    }
   })
 })
