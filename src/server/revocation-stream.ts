@@ -14,7 +14,7 @@ export interface FeedLimits {
   maxStreams: number
   /** Unsent output a stream may hold beyond its first answer (the snapshot) before it is dropped. */
   maxBufferedBytes: number
-  /** A stream whose output has not drained for this long is dropped. */
+  /** A stream whose reader has taken none of its waiting output for this long is dropped. */
   stallTimeoutMs: number
 }
 
@@ -22,6 +22,7 @@ export const DEFAULT_HEARTBEAT_MS = 2000
 const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024
 const DEFAULT_STALL_TIMEOUT_MS = 10_000
 const CHANGES_PER_PAGE = 500
+const PIECE_CHARACTERS = 64 * 1024
 /** Digits only: any cursor this server hands out fits, and nothing longer is parsed. */
 const MAX_CURSOR_DIGITS = 15
 
@@ -159,31 +160,44 @@ export class RevocationStreams {
 /** One stream's output: written as it comes, dropped when its reader falls too far behind. */
 class OutgoingEvents {
   private allowance: number
-  private blockedSince: number | undefined
+  private written = 0
+  private flushedAtLastLook = 0
+  private progressAt = performance.now()
 
   constructor(
     private readonly response: ServerResponse,
     limits: FeedLimits,
   ) {
     this.allowance = limits.maxBufferedBytes
-    response.on('drain', () => (this.blockedSince = undefined))
   }
 
-  /** The first answer may be large (a snapshot of every revoked token); it is allowed on top of the limit. */
+  /**
+   * The first answer may be large (a snapshot of every revoked token); it is allowed on top of
+   * the limit, and written in pieces so that a reader's progress through it can be seen.
+   */
   writeFirst(text: string): void {
     this.allowance += Buffer.byteLength(text)
-    this.write(text)
+    for (let start = 0; start < text.length; start += PIECE_CHARACTERS) this.write(text.slice(start, start + PIECE_CHARACTERS))
   }
 
   write(text: string): void {
     const {response} = this
     if (response.destroyed || response.writableEnded) return
-    if (!response.write(text)) this.blockedSince ??= performance.now()
+    this.written += Buffer.byteLength(text)
+    response.write(text)
     if (response.writableLength > this.allowance) response.destroy()
   }
 
+  /** How long output has been waiting without any of it reaching the reader. */
   stalledFor(): number {
-    return this.blockedSince === undefined ? 0 : performance.now() - this.blockedSince
+    const flushed = this.written - this.response.writableLength
+    if (!this.response.writableNeedDrain || flushed > this.flushedAtLastLook) {
+      this.flushedAtLastLook = flushed
+      this.progressAt = performance.now()
+      return 0
+    }
+
+    return performance.now() - this.progressAt
   }
 
   /** Resolves once written out, or once the stream is gone. */

@@ -11,7 +11,8 @@ export interface ServerSentEvent {
  * no server of ours sends one, and it would otherwise be held in memory without end.
  */
 export class EventStreamReader {
-  private buffer = ''
+  private pending: string[] = []
+  private pendingLength = 0
   private event = ''
   private data: string[] = []
   private dataLength = 0
@@ -23,21 +24,24 @@ export class EventStreamReader {
   ) {}
 
   push(chunk: string): void {
-    // Only the new text can hold a line end: the rest was searched before.
-    let searchFrom = this.buffer.length
-    this.buffer += chunk
+    // A line in pieces is joined once, when its end arrives: a snapshot is one line of many chunks.
     let start = 0
     for (;;) {
-      const end = this.buffer.indexOf('\n', Math.max(start, searchFrom))
+      const end = chunk.indexOf('\n', start)
       if (end === -1) break
-      const line = this.buffer.slice(start, end > start && this.buffer[end - 1] === '\r' ? end - 1 : end)
+      this.pending.push(chunk.slice(start, end))
+      const line = this.pending.length === 1 ? this.pending[0]! : this.pending.join('')
+      this.pending = []
+      this.pendingLength = 0
       start = end + 1
-      searchFrom = start
-      this.line(line)
+      this.line(line.endsWith('\r') ? line.slice(0, -1) : line)
     }
 
-    this.buffer = this.buffer.slice(start)
-    if (this.buffer.length > this.maxLineLength) throw new Error(`an event-stream line longer than ${this.maxLineLength} characters`)
+    if (start < chunk.length) {
+      this.pending.push(chunk.slice(start))
+      this.pendingLength += chunk.length - start
+      if (this.pendingLength > this.maxLineLength) throw new Error(`an event-stream line longer than ${this.maxLineLength} characters`)
+    }
   }
 
   private line(line: string): void {
