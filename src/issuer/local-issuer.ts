@@ -35,6 +35,7 @@ import type {
   ListTokensOptions,
   PublicJwk,
   Restrictions,
+  RevocationSource,
   RevokedToken,
   RevokeTokenOptions,
   RotatedToken,
@@ -182,7 +183,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     })
     const revokeAt = stored.createdAt + (input.graceSeconds ?? 0) * 1000
     const rotated = await this.store.rotateToken(previous.jti, stored, revokeAt)
-    this.mirror.forget([previous.jti])
+    this.mirror.changedHere([previous.jti])
     if (!rotated) throw new CapeError('token_inactive', `token ${id} was revoked or rotated meanwhile; nothing was created`)
 
     const grace = input.graceSeconds ? `; it keeps working for ${describeDuration(input.graceSeconds)}` : ''
@@ -221,7 +222,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
   async revokeToken(id: string, options: RevokeTokenOptions = {}): Promise<RevokedToken> {
     const at = this.now()
     const {outcome, descendants} = await this.store.revokeToken(id, at, {cascade: options.cascade ?? false})
-    this.mirror.forget([id, ...descendants])
+    this.mirror.changedHere([id, ...descendants])
     if (outcome === 'not_found') throw notFound(id)
     if (outcome === 'already_revoked' && descendants.length === 0) {
       throw new CapeError('token_already_revoked', `token ${id} is already revoked${options.cascade ? ', and so are its descendants' : ''}`)
@@ -330,6 +331,17 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     }
   }
 
+  revocationFeed(): RevocationSource {
+    const {store, mirror} = this
+    return {
+      snapshot: async () => store.revocationSnapshot(this.now()),
+      changesSince: async (cursor, limit) => store.tokenChangesSince(cursor, limit),
+      latest: async () => store.latestTokenChange(),
+      subscribe: (listener) => mirror.subscribe(listener),
+      isFresh: () => mirror.isFresh(),
+    }
+  }
+
   async close(): Promise<void> {
     await this.beacon?.stop()
     this.mirror.close()
@@ -358,7 +370,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
       onVerified: (jti, at, ip) => this.lastUsed.record(jti, at, ip ?? null),
       onRefused: (jti, reason, at, request) =>
         this.audit.record({jti, at, event: 'refused', detail: request?.ip ? `${reason} from ${request.ip}` : reason}),
-      onRevokedUse: async (jti, at) => this.mirror.forget(await detectReuse(this.store, jti, at)),
+      onRevokedUse: async (jti, at) => this.mirror.changedHere(await detectReuse(this.store, jti, at)),
       countUse: (jti, windowStart) => this.store.countUse(jti, windowStart),
       peekUse: (jti, windowStart) => this.store.peekUse(jti, windowStart),
       countAncestorUses: (jti, now, purpose) => this.rateLimits.countAncestorUses(jti, now, purpose),

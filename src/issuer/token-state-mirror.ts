@@ -1,7 +1,7 @@
 import {performance} from 'node:perf_hooks'
 
 import {CapeError} from '../core/errors.js'
-import type {MaybePromise, Store, TokenState} from '../store/types.js'
+import type {MaybePromise, Store, TokenChange, TokenState} from '../store/types.js'
 
 /** How long an instance may go without hearing the store before it refuses to vouch for anything. */
 export const DEFAULT_STALE_AFTER_MS = 5000
@@ -43,6 +43,9 @@ export class TokenStateMirror {
   /** Moves with every batch of changes applied, so a read that raced one is not kept. */
   private generation = 0
   private catchingUp: Promise<void> | undefined
+  /** A catch-up asked for while one was running, which may have read the log before the change. */
+  private catchUpAgain: Promise<void> | undefined
+  private readonly listeners = new Set<(changes: readonly TokenChange[]) => void>()
   private ticking: Promise<void> | undefined
   private closed = false
 
@@ -88,6 +91,27 @@ export class TokenStateMirror {
     this.generation++
   }
 
+  /**
+   * This process changed these tokens: forgotten at once, and the change log read now rather
+   * than at the next change made elsewhere, so subscribers hear of it with its position.
+   */
+  changedHere(jtis: readonly string[]): void {
+    if (jtis.length === 0) return
+    this.forget(jtis)
+    void this.catchUp().catch(() => undefined)
+  }
+
+  /** Every batch of changes read from the log, in order, each change once. */
+  subscribe(listener: (changes: readonly TokenChange[]) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** Whether the store has been heard within the bound, so what is held may be vouched for. */
+  isFresh(): boolean {
+    return this.silentFor() <= this.staleAfterMs
+  }
+
   status(): MirrorStatus {
     return {cursor: this.cursor, sinceHeardMs: Math.round(this.silentFor()), staleAfterMs: this.staleAfterMs, entries: this.states.size}
   }
@@ -96,6 +120,7 @@ export class TokenStateMirror {
     this.closed = true
     clearInterval(this.timer)
     this.states.clear()
+    this.listeners.clear()
   }
 
   private keep(jti: string, state: TokenState | undefined, generation: number): TokenState | undefined {
@@ -139,8 +164,18 @@ export class TokenStateMirror {
   }
 
   private catchUp(): Promise<void> {
-    this.catchingUp ??= this.readChanges().finally(() => (this.catchingUp = undefined))
-    return this.catchingUp
+    if (this.catchingUp === undefined) {
+      this.catchingUp = this.readChanges().finally(() => (this.catchingUp = undefined))
+      return this.catchingUp
+    }
+
+    this.catchUpAgain ??= this.catchingUp
+      .catch(() => undefined)
+      .then(() => {
+        this.catchUpAgain = undefined
+        return this.catchUp()
+      })
+    return this.catchUpAgain
   }
 
   private async readChanges(): Promise<void> {
@@ -151,6 +186,13 @@ export class TokenStateMirror {
       if (changes.length > 0) {
         this.forget(changes.map((change) => change.jti))
         this.cursor = changes.at(-1)!.seq
+        for (const listener of this.listeners) {
+          try {
+            listener(changes)
+          } catch {
+            // A subscriber's failure is its own; the mirror goes on.
+          }
+        }
       }
 
       if (changes.length < CHANGES_PER_READ) break

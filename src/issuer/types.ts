@@ -96,7 +96,38 @@ export interface IssuerClient {
   tokenTrail(id: string): Promise<AuditEvent[]>
   verifyToken(token: string, options?: VerifyOptions): Promise<VerifyResult>
   jwks(): Promise<Jwks>
+  /** Where `GET /v1/revocations` reads from; only an issuer that holds the store has one. */
+  revocationFeed?(): RevocationSource
   close(): Promise<void>
+}
+
+/** A change to a token's revocation, at its position in the change log; times in epoch milliseconds. */
+export interface RevocationChange {
+  seq: number
+  jti: string
+  /** Null: not revoked (any more). In the future: revoked from then on (a rotation's grace period). */
+  revokedAt: number | null
+  expiresAt: number | null
+}
+
+/** The revoked tokens that have not expired, and the change log's position they are consistent with. */
+export interface RevocationState {
+  cursor: number
+  revoked: Array<{jti: string; revokedAt: number; expiresAt: number | null}>
+}
+
+/**
+ * The issuer's revocations as a stream: a snapshot, the changes after a cursor, and every batch
+ * of changes as this process learns of it (one shared source, however many streams follow it).
+ */
+export interface RevocationSource {
+  snapshot(): Promise<RevocationState>
+  /** Oldest first, at most `limit`. */
+  changesSince(cursor: number, limit: number): Promise<RevocationChange[]>
+  latest(): Promise<number>
+  subscribe(listener: (changes: readonly RevocationChange[]) => void): () => void
+  /** Whether the store has been heard within the issuer's bound; when not, followers must not be reassured. */
+  isFresh(): boolean
 }
 
 /**
