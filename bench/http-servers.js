@@ -1,6 +1,7 @@
 // The servers that bench/http.js loads, in a process of their own, all on 127.0.0.1 with
 // ephemeral ports:
-//   hello         bare Fastify, GET /hello -> {"hello":"world"} (the baseline)
+//   hello         bare Fastify, GET /hello -> {"hello":"world"} (the baseline), and POST /form,
+//                 which parses an introspection's form and reads its header (introspection's baseline)
 //   cape          cape's own server (buildApp over a LocalIssuer in HOME)
 //   jwks          Fastify + capeFastify, createVerifier({issuerUrl: cape, audience}) (JWKS only)
 //   introspection the same, createVerifier({..., introspectionToken}): every request asks cape
@@ -89,6 +90,11 @@ try {
 
   const hello = Fastify({logger: false})
   hello.get('/hello', async () => ({hello: 'world'}))
+  // The baseline of introspection: the same form parsed and the same header read, and nothing checked.
+  hello.addContentTypeParser('application/x-www-form-urlencoded', {parseAs: 'string'}, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body)))
+  })
+  hello.post('/form', async (request) => ({active: typeof request.body?.token === 'string' && request.headers.authorization !== undefined}))
 
   const jwks = await protectedApp(await createVerifier({issuerUrl: capeUrl, audience: AUDIENCE}))
   const introspection = await protectedApp(

@@ -10,6 +10,7 @@ import {credentialLookup} from './credentials.js'
 import {httpRows, httpThroughput} from './http.js'
 import {formatBytes, formatRate, printTable, verdict} from './lib/measure.js'
 import {buildStore} from './lib/store.js'
+import {revocationPropagation} from './propagation.js'
 import {coldStart} from './startup.js'
 import {cachedVerify, firstSightVerify, lastUsedCost} from './verify.js'
 
@@ -42,6 +43,8 @@ try {
   const start = coldStart({home: small, runs: quick ? 10 : 30})
   step('whoami: keychain, file, --token')
   const lookup = await credentialLookup({work, runs: quick ? 10 : 30})
+  step('revocation seen by another instance (SQLite)')
+  const propagation = await revocationPropagation({home: join(work, 'propagation'), count: quick ? 20 : 100})
   step('HTTP on loopback: hello, introspection, capeFastify (JWKS, introspection)')
   const http = await httpThroughput({work, durationSeconds: quick ? 2 : 5, log: (line) => step(`  ${line}`)})
   step('done')
@@ -57,6 +60,7 @@ try {
     lookup
       ? ['whoami: keychain / 0600 file / --token', [lookup.fromKeychain, lookup.fromFile, lookup.fromFlag].map(ms).join(' / '), `+${ms(lookup.fromKeychain - lookup.fromFlag)} keychain`, '', '']
       : ['whoami from the keychain', 'skipped: no dbus-daemon / gnome-keyring here', '', '', ''],
+    ['revocation seen by another instance, SQLite', `p50 ${ms(propagation.p50 / 1000)}, p99 ${ms(propagation.p99 / 1000)} (${propagation.count} revocations)`, '', 'p99 ≤ 1 s', verdict(propagation.p99, 1000, false)],
     ...httpRows(http),
   ])
 } finally {

@@ -10,6 +10,12 @@ export const median = (values) => {
  * Operations per second of `run(iterations)`, a function that performs that many operations;
  * see `asyncLoop` and `syncLoop` (a synchronous body is never awaited, so it pays no microtask).
  */
+/** The value below which a share `p` (0..1) of the values lie: nearest rank. */
+export const percentile = (values, p) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]
+}
+
 export async function rate(run, iterations) {
   const started = performance.now()
   await run(iterations)

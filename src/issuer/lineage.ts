@@ -59,11 +59,13 @@ export class SharedRateLimits {
  * GitLab's reuse detection: a rotated-away token used again means it leaked, so its successors
  * go, and whatever was minted through any of them.
  */
-export async function detectReuse(store: Store, jti: string, at: number): Promise<void> {
+/** The tokens it revoked. */
+export async function detectReuse(store: Store, jti: string, at: number): Promise<string[]> {
   const revoked = await store.revokeSuccessors(jti, at)
-  if (revoked.length === 0) return
+  if (revoked.length === 0) return revoked
   await store.appendAudit([
     {jti, at, event: 'reuse_detected', detail: `used after its rotation: revoked ${revoked.join(', ')}`, count: 1},
     ...revoked.map((successor) => ({jti: successor, at, event: 'revoked' as const, detail: `reuse of ${jti} after its rotation`, count: 1})),
   ])
+  return revoked
 }

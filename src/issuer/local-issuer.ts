@@ -17,6 +17,8 @@ import {exportPreparedToken, importPreparedToken, preparedTokenState} from './pr
 import {iso, newStoredToken, notFound, statusOf, toRecord, toSettings} from './records.js'
 import {LIMITS, normalizeScopes, validateDescription, validateLabel} from './rules.js'
 import {describeSigningKeys, newSigningKey, retireSigningKey} from './signing-keys.js'
+import {InstanceBeacon, SEEN_RECENTLY_MS} from './instance-beacon.js'
+import {TokenStateMirror, type MirrorStatus} from './token-state-mirror.js'
 import {claimsFor} from './token-claims.js'
 import {newTokenId} from './token-id.js'
 import type {TokenVerifier} from './verifier.js'
@@ -28,10 +30,12 @@ import type {
   IssuerAdmin,
   IssuerClient,
   IssuerSettings,
+  IssuerStatus,
   Jwks,
   ListTokensOptions,
   PublicJwk,
   Restrictions,
+  RevocationSource,
   RevokedToken,
   RevokeTokenOptions,
   RotatedToken,
@@ -50,6 +54,8 @@ export interface LocalIssuerOptions {
   databaseUrl?: string | undefined
   /** Epoch milliseconds; tests move the clock. */
   now?: () => number
+  /** How long without hearing the store before verification fails closed (default 5 s). */
+  staleAfterMs?: number
 }
 
 /**
@@ -70,8 +76,14 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
 
     const store = await openStore(options)
     try {
-      const issuer = new LocalIssuer(store, join(options.home, 'keys'), options.now ?? Date.now)
-      await issuer.keys.load()
+      const issuer = new LocalIssuer(store, join(options.home, 'keys'), options.now ?? Date.now, new TokenStateMirror(store, {staleAfterMs: options.staleAfterMs}))
+      try {
+        await Promise.all([issuer.keys.load(), issuer.mirror.start()])
+      } catch (error) {
+        issuer.mirror.close()
+        throw error
+      }
+
       return issuer
     } catch (error) {
       await store.close()
@@ -83,11 +95,13 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
   private readonly lastUsed: LastUsedRecorder
   private readonly audit: AuditRecorder
   private readonly rateLimits: SharedRateLimits
+  private beacon: InstanceBeacon | undefined
 
   private constructor(
     private readonly store: Store,
     private readonly keysDir: string,
     private readonly now: () => number,
+    private readonly mirror: TokenStateMirror,
   ) {
     this.keys = new LoadedKeys(store, keysDir, (issuer) => this.makeVerifier(issuer), now)
     this.lastUsed = new LastUsedRecorder((uses) => this.store.recordLastUsed(uses))
@@ -170,9 +184,9 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
       notAfter: input.notAfter,
     })
     const revokeAt = stored.createdAt + (input.graceSeconds ?? 0) * 1000
-    if (!(await this.store.rotateToken(previous.jti, stored, revokeAt))) {
-      throw new CapeError('token_inactive', `token ${id} was revoked or rotated meanwhile; nothing was created`)
-    }
+    const rotated = await this.store.rotateToken(previous.jti, stored, revokeAt)
+    this.mirror.changedHere([previous.jti])
+    if (!rotated) throw new CapeError('token_inactive', `token ${id} was revoked or rotated meanwhile; nothing was created`)
 
     const grace = input.graceSeconds ? `; it keeps working for ${describeDuration(input.graceSeconds)}` : ''
     await this.store.appendAudit([
@@ -210,6 +224,7 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
   async revokeToken(id: string, options: RevokeTokenOptions = {}): Promise<RevokedToken> {
     const at = this.now()
     const {outcome, descendants} = await this.store.revokeToken(id, at, {cascade: options.cascade ?? false})
+    this.mirror.changedHere([id, ...descendants])
     if (outcome === 'not_found') throw notFound(id)
     if (outcome === 'already_revoked' && descendants.length === 0) {
       throw new CapeError('token_already_revoked', `token ${id} is already revoked${options.cascade ? ', and so are its descendants' : ''}`)
@@ -289,7 +304,49 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     return {imported, token: await this.getToken(id)}
   }
 
+  /** The revocation state held in memory: how far it has read the store's changes, and when it last heard it. */
+  mirrorStatus(): MirrorStatus {
+    return this.mirror.status()
+  }
+
+  /** For a serving process: report it to the store every few seconds, for `issuer status`. */
+  async announce(): Promise<void> {
+    this.beacon ??= new InstanceBeacon(this.store, this.mirror, this.now)
+    await this.beacon.start()
+  }
+
+  async status(): Promise<IssuerStatus> {
+    const now = this.now()
+    const [changes, instances] = await Promise.all([this.store.latestTokenChange(), this.store.listInstances(now - SEEN_RECENTLY_MS)])
+    return {
+      store: {...this.store.location},
+      issuer: this.keys.loadedIssuer?.issuer ?? null,
+      changes,
+      instances: instances.map((beat) => ({
+        id: beat.id,
+        host: beat.host,
+        pid: beat.pid,
+        startedAt: iso(beat.startedAt),
+        seenAt: iso(beat.seenAt),
+        behind: Math.max(0, changes - beat.cursor),
+      })),
+    }
+  }
+
+  revocationFeed(): RevocationSource {
+    const {store, mirror} = this
+    return {
+      snapshot: async () => store.revocationSnapshot(this.now()),
+      changesSince: async (cursor, limit) => store.tokenChangesSince(cursor, limit),
+      latest: async () => store.latestTokenChange(),
+      subscribe: (listener) => mirror.subscribe(listener),
+      isFresh: () => mirror.isFresh(),
+    }
+  }
+
   async close(): Promise<void> {
+    await this.beacon?.stop()
+    this.mirror.close()
     this.keys.close()
     await Promise.all([this.lastUsed.flush(), this.audit.flush()])
     await this.store.close()
@@ -311,11 +368,11 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
       audience: issuer?.audience ?? DEFAULT_AUDIENCE,
       keyring: await Keyring.load(await this.store.listKeys()),
       lookup: (claims, foreignKid, token) =>
-        foreignKid === undefined ? this.store.getTokenState(claims.jti) : preparedTokenState(this.store, claims, foreignKid, token),
+        foreignKid === undefined ? this.mirror.state(claims.jti) : preparedTokenState(this.store, claims, foreignKid, token),
       onVerified: (jti, at, ip) => this.lastUsed.record(jti, at, ip ?? null),
       onRefused: (jti, reason, at, request) =>
         this.audit.record({jti, at, event: 'refused', detail: request?.ip ? `${reason} from ${request.ip}` : reason}),
-      onRevokedUse: (jti, at) => detectReuse(this.store, jti, at),
+      onRevokedUse: async (jti, at) => this.mirror.changedHere(await detectReuse(this.store, jti, at)),
       countUse: (jti, windowStart) => this.store.countUse(jti, windowStart),
       peekUse: (jti, windowStart) => this.store.peekUse(jti, windowStart),
       countAncestorUses: (jti, now, purpose) => this.rateLimits.countAncestorUses(jti, now, purpose),

@@ -96,14 +96,63 @@ export interface IssuerClient {
   tokenTrail(id: string): Promise<AuditEvent[]>
   verifyToken(token: string, options?: VerifyOptions): Promise<VerifyResult>
   jwks(): Promise<Jwks>
+  /** Where `GET /v1/revocations` reads from; only an issuer that holds the store has one. */
+  revocationFeed?(): RevocationSource
   close(): Promise<void>
+}
+
+/** A change to a token's revocation, at its position in the change log; times in epoch milliseconds. */
+export interface RevocationChange {
+  seq: number
+  jti: string
+  /** Null: not revoked (any more). In the future: revoked from then on (a rotation's grace period). */
+  revokedAt: number | null
+  expiresAt: number | null
+}
+
+/** The revoked tokens that have not expired, and the change log's position they are consistent with. */
+export interface RevocationState {
+  cursor: number
+  revoked: Array<{jti: string; revokedAt: number; expiresAt: number | null}>
+}
+
+/**
+ * The issuer's revocations as a stream: a snapshot, the changes after a cursor, and every batch
+ * of changes as this process learns of it (one shared source, however many streams follow it).
+ */
+export interface RevocationSource {
+  snapshot(): Promise<RevocationState>
+  /** Oldest first, at most `limit`. */
+  changesSince(cursor: number, limit: number): Promise<RevocationChange[]>
+  latest(): Promise<number>
+  subscribe(listener: (changes: readonly RevocationChange[]) => void): () => void
+  /** Whether the store has been heard within the issuer's bound; when not, followers must not be reassured. */
+  isFresh(): boolean
 }
 
 /**
  * What the issuer's owner does on this machine beyond the contract: set-up, policy, signing keys
  * and prepared tokens. `cape issuer ...` and `token export/import` use it.
  */
+/** What `cape issuer status` shows: the store, its change log, and the processes serving from it. */
+export interface IssuerStatus {
+  store: {kind: 'sqlite' | 'postgresql'; where: string}
+  issuer: string | null
+  /** The change log's newest position. */
+  changes: number
+  instances: Array<{
+    id: string
+    host: string
+    pid: number
+    startedAt: string
+    seenAt: string
+    /** Changes it has not read yet: 0 when it is up to date. */
+    behind: number
+  }>
+}
+
 export interface IssuerAdmin {
+  status(): Promise<IssuerStatus>
   settings(): Promise<IssuerSettings | undefined>
   init(input?: InitIssuerInput): Promise<IssuerSettings>
   setMaxLifetime(seconds: number | null): Promise<IssuerSettings>

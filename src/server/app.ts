@@ -14,6 +14,7 @@ import {grantsScopes} from '../issuer/rules.js'
 import type {IssuerClient, RequestContext, VerifyResult} from '../issuer/types.js'
 import {authenticateHeader, insufficientScope, rateLimitHeaders, type Principal, type VerifyFunction} from '../verifier/bearer.js'
 import {Metrics} from './metrics.js'
+import {feedLimits, resumeCursor, RevocationStreams, snapshotBody, type FeedLimits} from './revocation-stream.js'
 import * as schemas from './schemas.js'
 
 /** A form or JSON body larger than this is not a token request. */
@@ -69,6 +70,8 @@ export interface AppOptions {
   now?: () => number
   /** Timeouts and the connection limit; DEFAULT_LIMITS for whatever is left out. */
   limits?: {[Key in keyof ServerLimits]?: number | undefined} | undefined
+  /** The revocation feed's heartbeat and limits; by default at most half of maxConnections are streams. */
+  feed?: Partial<FeedLimits> | undefined
 }
 
 /** The HTTP face of the issuer, built but not listening: tests and `cape issuer serve` both use it. */
@@ -76,8 +79,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const {issuer} = options
   const publicUrl = options.publicUrl
   const base = () => (typeof publicUrl === 'function' ? publicUrl() : publicUrl).replace(/\/+$/, '')
-  const metrics = new Metrics()
   const limits = withDefaults(options.limits)
+  const revocations = issuer.revocationFeed?.()
+  const streams = revocations && new RevocationStreams(revocations, feedLimits(limits.maxConnections, options.feed), options.now ?? Date.now)
+  const metrics = new Metrics({revocationStreams: () => streams?.size ?? 0})
   const app = Fastify({
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
@@ -257,6 +262,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
     return reply.status(200).send()
   })
+
+  // A resource server's own copy of the revocations: a snapshot, then (as server-sent events) each
+  // change as the issuer learns of it. It covers every subject and account, hence scope
+  // `introspect` and no account binding.
+  const feed = {querystring: schemas.revocationsQuery, response: {200: schemas.revocationSnapshot}}
+  app.get('/v1/revocations', {schema: feed}, async (request, reply) => {
+    const caller = callerOf(await principal(request, reply, INTROSPECT_SCOPE))
+    if (caller.account !== null) {
+      throw new CapeError('authority_exceeded', 'the revocation feed covers every account: a token bound to one cannot follow it', {reason: 'account'})
+    }
+
+    if (!revocations || !streams) throw new HttpError(404, 'not_found', 'this issuer has no revocation feed')
+    const lastEventId = request.headers['last-event-id']
+    const since = resumeCursor(typeof lastEventId === 'string' ? lastEventId : undefined, request.query.since)
+    if (!(request.headers.accept ?? '').includes('text/event-stream')) return snapshotBody(await revocations.snapshot())
+    await streams.open(reply, caller, since)
+    return reply
+  })
+  app.addHook('preClose', async () => streams?.closeAll())
 
   app.get('/metrics', async (request, reply) => {
     await principal(request, reply, 'metrics')

@@ -4,6 +4,8 @@ export class Metrics {
   private readonly verifications = new Map<string, number>()
   private readonly startedAt = Date.now()
 
+  constructor(private readonly gauges: {revocationStreams: () => number}) {}
+
   countRequest(method: string, route: string, status: number): void {
     const key = `method="${method}",route="${route}",status="${status}"`
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1)
@@ -21,6 +23,9 @@ export class Metrics {
       '# HELP cape_token_verifications_total Bearer and introspected tokens checked, by result.',
       '# TYPE cape_token_verifications_total counter',
       ...[...this.verifications].map(([result, count]) => `cape_token_verifications_total{result="${result}"} ${count}`),
+      '# HELP cape_revocation_streams Revocation feeds (GET /v1/revocations as server-sent events) open now.',
+      '# TYPE cape_revocation_streams gauge',
+      `cape_revocation_streams ${this.gauges.revocationStreams()}`,
       '# HELP cape_uptime_seconds Seconds since the server started.',
       '# TYPE cape_uptime_seconds gauge',
       `cape_uptime_seconds ${((Date.now() - this.startedAt) / 1000).toFixed(0)}`,

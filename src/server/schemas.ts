@@ -99,6 +99,13 @@ export const tokenParams = Type.Object({id: Type.String()})
 /** Only `all=true` lists revoked tokens too; any other value is the default, as it always was. */
 export const listQuery = Type.Object({all: Type.Optional(Type.Unknown())})
 
+export const revocationsQuery = Type.Object({since: Type.Optional(Type.String())})
+
+export const revocationSnapshot = Type.Object({
+  cursor: Type.Integer(),
+  revoked: Type.Array(Type.Object({jti: Type.String(), revokedAt: Type.String(), expiresAt: nullableString})),
+})
+
 export const rotateBody = Type.Union([Type.Null(), Type.Object({grace: Type.Optional(lifetime)}, {additionalProperties: false})])
 
 export const revokeQuery = Type.Object({cascade: Type.Optional(typed<'true' | 'false'>({type: 'string', enum: ['true', 'false']}))})

@@ -83,6 +83,29 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX tokens_by_parent ON tokens (parent) WHERE parent IS NOT NULL;
   CREATE INDEX tokens_by_successor ON tokens (rotated_to) WHERE rotated_to IS NOT NULL;
   `,
+  // v6: every change to a token's revocation, in order, so running instances and revocation feeds
+  // catch up from a cursor instead of reading the store on every verification.
+  `
+  CREATE TABLE token_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    jti TEXT NOT NULL
+  ) STRICT;
+  CREATE TRIGGER tokens_revocation_changed AFTER UPDATE OF revoked_at, rotated_to ON tokens
+    WHEN old.revoked_at IS NOT new.revoked_at OR old.rotated_to IS NOT new.rotated_to
+  BEGIN
+    INSERT INTO token_changes (jti) VALUES (new.jti);
+  END;
+
+  -- Each serving process, as it last reported itself: what issuer status lists.
+  CREATE TABLE instances (
+    id         TEXT PRIMARY KEY,
+    host       TEXT NOT NULL,
+    pid        INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    seen_at    INTEGER NOT NULL,
+    cursor     INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

@@ -73,6 +73,38 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX audit_by_token ON audit (jti, id);
   `,
+  // v2: every change to a token's revocation, in order, announced to every listening instance on
+  // commit, so running instances and revocation feeds catch up from a cursor (as SQLite's v6).
+  `
+  CREATE TABLE token_changes (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    jti TEXT COLLATE "C" NOT NULL
+  );
+
+  CREATE FUNCTION cape_token_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF NEW.revoked_at IS DISTINCT FROM OLD.revoked_at OR NEW.rotated_to IS DISTINCT FROM OLD.rotated_to THEN
+      INSERT INTO token_changes (jti) VALUES (NEW.jti);
+      -- Delivered on commit, once per transaction whatever it changed: listeners read the log.
+      PERFORM pg_notify('cape_token_changes', '');
+    END IF;
+    RETURN NULL;
+  END
+  $$;
+
+  CREATE TRIGGER tokens_revocation_changed AFTER UPDATE OF revoked_at, rotated_to ON tokens
+    FOR EACH ROW EXECUTE FUNCTION cape_token_changed();
+
+  -- Each serving process, as it last reported itself: what issuer status lists.
+  CREATE TABLE instances (
+    id         TEXT COLLATE "C" PRIMARY KEY,
+    host       TEXT NOT NULL,
+    pid        INTEGER NOT NULL,
+    started_at BIGINT NOT NULL,
+    seen_at    BIGINT NOT NULL,
+    cursor     BIGINT NOT NULL
+  );
+  `,
 ]
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS.length

@@ -9,6 +9,7 @@ import {ADDRESS_MAX, AUDIT_DETAIL_MAX, AUDIT_ENTRIES_PER_TOKEN} from './sqlite-s
 import {issuerTable, keyTable, tokenTable} from './tables.js'
 import type {
   ImportOutcome,
+  InstanceBeat,
   LastUse,
   RevokeOutcome,
   RevokeResult,
@@ -17,6 +18,9 @@ import type {
   StoredIssuer,
   StoredKey,
   StoredToken,
+  StoreLocation,
+  TokenChange,
+  RevocationSnapshot,
   TokenState,
 } from './types.js'
 
@@ -109,6 +113,18 @@ export const SQL = {
   setActiveKid: 'UPDATE issuer SET active_kid = $1, key_epoch = key_epoch + 1 WHERE id = 1',
   retireKey: 'UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL RETURNING kid',
   setMaxLifetime: 'UPDATE issuer SET max_lifetime = $1 WHERE id = 1',
+  tokenChangesSince: `SELECT token_changes.seq, token_changes.jti, tokens.revoked_at AS "revokedAt", tokens.expires_at AS "expiresAt"
+                      FROM token_changes JOIN tokens ON tokens.jti = token_changes.jti
+                      WHERE token_changes.seq > $1 ORDER BY token_changes.seq LIMIT $2`,
+  latestTokenChange: 'SELECT coalesce(max(seq), 0) AS seq FROM token_changes',
+  revokedNotExpired: `SELECT jti, revoked_at AS "revokedAt", expires_at AS "expiresAt" FROM tokens
+                      WHERE revoked_at IS NOT NULL AND (expires_at IS NULL OR expires_at > $1) ORDER BY jti`,
+  recordInstance: `INSERT INTO instances (id, host, pid, started_at, seen_at, cursor) VALUES ($1, $2, $3, $4, $5, $6)
+                   ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, cursor = excluded.cursor`,
+  forgetInstances: 'DELETE FROM instances WHERE seen_at < $1',
+  removeInstance: 'DELETE FROM instances WHERE id = $1',
+  listInstances: `SELECT id, host, pid, started_at AS "startedAt", seen_at AS "seenAt", cursor FROM instances
+                  WHERE seen_at >= $1 ORDER BY seen_at DESC, id`,
   // Of several processes importing at once, one at a time: each reads, then writes what it read was missing.
   lockImports: "SELECT pg_advisory_xact_lock(hashtext('cape:import'))",
   lockMigrations: "SELECT pg_advisory_xact_lock(hashtext('cape:migrate'))",
@@ -154,10 +170,14 @@ export class PostgresStore implements Store {
     return store
   }
 
+  readonly location: StoreLocation
+
   private constructor(
     private readonly sql: Sql,
     private readonly where: string,
-  ) {}
+  ) {
+    this.location = {kind: 'postgresql', where}
+  }
 
   async getIssuer(): Promise<StoredIssuer | undefined> {
     const [row] = await this.run<Row>(SQL.getIssuer)
@@ -344,6 +364,49 @@ export class PostgresStore implements Store {
   }
 
   /** Ends the pool: no connection is left to keep the process alive. */
+  async tokenChangesSince(cursor: number, limit: number): Promise<TokenChange[]> {
+    return this.run<TokenChange>(SQL.tokenChangesSince, [cursor, limit])
+  }
+
+  async latestTokenChange(): Promise<number> {
+    const [row] = await this.run<{seq: number}>(SQL.latestTokenChange)
+    return row!.seq
+  }
+
+  async revocationSnapshot(now: number): Promise<RevocationSnapshot> {
+    // One snapshot of the database for both reads: the list and the cursor describe the same moment.
+    try {
+      return (await this.sql.begin('isolation level repeatable read read only', async (tx) => {
+        const [latest] = await this.query<{seq: number}>(tx, SQL.latestTokenChange)
+        const revoked = await this.query<RevocationSnapshot['revoked'][number]>(tx, SQL.revokedNotExpired, [now])
+        return {cursor: latest!.seq, revoked}
+      })) as RevocationSnapshot
+    } catch (error) {
+      throw translatePostgresError(error, this.where)
+    }
+  }
+
+  watchTokenChanges(signal: () => void): void {
+    // The driver listens on a connection of its own and listens again after it reconnects,
+    // calling the last argument each time: a catch-up then finds what was missed meanwhile.
+    void this.sql.listen('cape_token_changes', () => signal(), () => signal()).catch(() => undefined)
+  }
+
+  async recordInstance(beat: InstanceBeat, forgetBefore: number): Promise<void> {
+    await this.transaction({durable: false}, async (tx) => {
+      await this.query(tx, SQL.recordInstance, [beat.id, beat.host, beat.pid, beat.startedAt, beat.seenAt, beat.cursor])
+      await this.query(tx, SQL.forgetInstances, [forgetBefore])
+    })
+  }
+
+  async removeInstance(id: string): Promise<void> {
+    await this.run(SQL.removeInstance, [id])
+  }
+
+  async listInstances(seenSince: number): Promise<InstanceBeat[]> {
+    return this.run<InstanceBeat>(SQL.listInstances, [seenSince])
+  }
+
   async close(): Promise<void> {
     await this.sql.end({timeout: 5})
   }

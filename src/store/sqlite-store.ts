@@ -3,14 +3,18 @@ import {openDatabase, translateSqliteError, type SqliteDatabase} from './databas
 import {issuerTable, keyTable, tokenTable} from './tables.js'
 import type {
   ImportOutcome,
+  InstanceBeat,
   LastUse,
   RevokeOutcome,
+  RevocationSnapshot,
   RevokeResult,
   Store,
   StoredAuditEvent,
   StoredIssuer,
   StoredKey,
   StoredToken,
+  StoreLocation,
+  TokenChange,
   TokenState,
 } from './types.js'
 
@@ -26,7 +30,9 @@ export class SqliteStore implements Store {
     return new SqliteStore(openDatabase(path), path)
   }
 
+  readonly location: StoreLocation
   private readonly statements
+  private dataVersion: number | undefined
 
   private constructor(
     private readonly db: SqliteDatabase,
@@ -105,7 +111,28 @@ export class SqliteStore implements Store {
       setActiveKid: db.prepare<[string]>('UPDATE issuer SET active_kid = ? WHERE id = 1'),
       retireKey: db.prepare<[number, string]>('UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL'),
       setMaxLifetime: db.prepare<[number | null]>('UPDATE issuer SET max_lifetime = ? WHERE id = 1'),
+      tokenChangesSince: db.prepare<[number, number], TokenChange>(
+        `SELECT token_changes.seq, token_changes.jti, tokens.revoked_at AS revokedAt, tokens.expires_at AS expiresAt
+         FROM token_changes JOIN tokens ON tokens.jti = token_changes.jti
+         WHERE token_changes.seq > ? ORDER BY token_changes.seq LIMIT ?`,
+      ),
+      latestTokenChange: db.prepare<[], {seq: number}>('SELECT coalesce(max(seq), 0) AS seq FROM token_changes'),
+      revokedNotExpired: db.prepare<[number], RevocationSnapshot['revoked'][number]>(
+        `SELECT jti, revoked_at AS revokedAt, expires_at AS expiresAt FROM tokens
+         WHERE revoked_at IS NOT NULL AND (expires_at IS NULL OR expires_at > ?) ORDER BY jti`,
+      ),
+      recordInstance: db.prepare<InstanceBeat>(
+        `INSERT INTO instances (id, host, pid, started_at, seen_at, cursor) VALUES (@id, @host, @pid, @startedAt, @seenAt, @cursor)
+         ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, cursor = excluded.cursor`,
+      ),
+      forgetInstances: db.prepare<[number]>('DELETE FROM instances WHERE seen_at < ?'),
+      removeInstance: db.prepare<[string]>('DELETE FROM instances WHERE id = ?'),
+      listInstances: db.prepare<[number], InstanceBeat>(
+        `SELECT id, host, pid, started_at AS startedAt, seen_at AS seenAt, cursor FROM instances
+         WHERE seen_at >= ? ORDER BY seen_at DESC, id`,
+      ),
     }
+    this.location = {kind: 'sqlite', where: path}
   }
 
   async getIssuer(): Promise<StoredIssuer | undefined> {
@@ -312,6 +339,46 @@ export class SqliteStore implements Store {
 
   async setMaxLifetime(seconds: number | null): Promise<void> {
     this.guard(() => this.statements.setMaxLifetime.run(seconds))
+  }
+
+  tokenChangesSince(cursor: number, limit: number): TokenChange[] {
+    return this.guard(() => this.statements.tokenChangesSince.all(cursor, limit))
+  }
+
+  latestTokenChange(): number {
+    return this.guard(() => this.statements.latestTokenChange.get()!.seq)
+  }
+
+  revocationSnapshot(now: number): RevocationSnapshot {
+    // One read transaction: the list and the cursor describe the same moment.
+    return this.guard(() =>
+      this.db.transaction(() => ({cursor: this.statements.latestTokenChange.get()!.seq, revoked: this.statements.revokedNotExpired.all(now)}))(),
+    )
+  }
+
+  async recordInstance(beat: InstanceBeat, forgetBefore: number): Promise<void> {
+    this.guard(() =>
+      this.db.transaction(() => {
+        this.statements.recordInstance.run(beat)
+        this.statements.forgetInstances.run(forgetBefore)
+      })(),
+    )
+  }
+
+  async removeInstance(id: string): Promise<void> {
+    this.guard(() => this.statements.removeInstance.run(id))
+  }
+
+  async listInstances(seenSince: number): Promise<InstanceBeat[]> {
+    return this.guard(() => this.statements.listInstances.all(seenSince))
+  }
+
+  /** SQLite's data_version moves when another connection commits, and never for this one's own. */
+  changedElsewhere(): boolean {
+    const version = this.guard(() => this.db.pragma('data_version', {simple: true}) as number)
+    const changed = version !== this.dataVersion
+    this.dataVersion = version
+    return changed
   }
 
   close(): void {

@@ -54,7 +54,39 @@ export interface RevokeResult {
 /** `token_conflict`: another token has that id; `key_conflict`: that kid is known with another key or issuer. */
 export type ImportOutcome = 'imported' | 'already_imported' | 'token_conflict' | 'key_conflict'
 
+/** An entry of the change log: a token whose revocation changed, with its times as they are now. */
+export interface TokenChange {
+  seq: number
+  jti: string
+  revokedAt: number | null
+  expiresAt: number | null
+}
+
+/** The revoked tokens that have not expired, and the change log's position they are consistent with. */
+export interface RevocationSnapshot {
+  cursor: number
+  revoked: Array<{jti: string; revokedAt: number; expiresAt: number | null}>
+}
+
+/** A serving process as it last reported itself; times in epoch milliseconds. */
+export interface InstanceBeat {
+  id: string
+  host: string
+  pid: number
+  startedAt: number
+  seenAt: number
+  /** How far into the change log its revocation state has read. */
+  cursor: number
+}
+
+export interface StoreLocation {
+  kind: 'sqlite' | 'postgresql'
+  /** The file, or host:port/database (never a password). */
+  where: string
+}
+
 export interface Store {
+  readonly location: StoreLocation
   getIssuer(): Promise<StoredIssuer | undefined>
   /** Saves the issuer and its first key unless another process did first; false if it lost. */
   initIssuer(issuer: StoredIssuer, key: StoredKey): Promise<boolean>
@@ -116,6 +148,24 @@ export interface Store {
   /** 'retired', or why not: it is the active key, unknown, or retired already. */
   retireKey(kid: string, at: number): Promise<'retired' | 'active' | 'not_found' | 'already_retired'>
   setMaxLifetime(seconds: number | null): Promise<void>
+  /** Changes to revocations after `cursor` (0: from the start), oldest first, at most `limit`. */
+  tokenChangesSince(cursor: number, limit: number): MaybePromise<TokenChange[]>
+  /** The change log's newest position. */
+  latestTokenChange(): MaybePromise<number>
+  revocationSnapshot(now: number): MaybePromise<RevocationSnapshot>
+  /**
+   * Asked on a short timer where it can be answered cheaply (SQLite): false when no other process
+   * can have changed anything since the last call, true when the change log is worth reading. It
+   * throws when the store cannot be heard. Without it the log is read once a second, and on a push.
+   */
+  changedElsewhere?(): MaybePromise<boolean>
+  /** Records a serving process's report, replacing its last; reports older than `forgetBefore` go. */
+  recordInstance(beat: InstanceBeat, forgetBefore: number): Promise<void>
+  removeInstance(id: string): Promise<void>
+  /** The processes that reported at or after `seenSince`, most recently seen first. */
+  listInstances(seenSince: number): Promise<InstanceBeat[]>
+  /** Where the store pushes changes (PostgreSQL's NOTIFY): `signal` on each, so they apply at once. */
+  watchTokenChanges?(signal: () => void): void
   /** Lets go of the database; a store over the network ends its connections, so the process can exit. */
   close(): MaybePromise<void>
 }

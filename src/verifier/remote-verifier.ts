@@ -1,5 +1,5 @@
 import {CapeError} from '../core/errors.js'
-import {TokenVerifier} from '../issuer/verifier.js'
+import {TokenVerifier, type VerifierConfig} from '../issuer/verifier.js'
 import {
   ALGORITHMS,
   type Algorithm,
@@ -11,6 +11,7 @@ import {
 import {Keyring, type VerificationKey} from '../keys/keyring.js'
 import {importKey} from '../keys/signing-key.js'
 import {checkIssuerUrl, requestJson} from './http-client.js'
+import {RevocationFollower, type FollowerOptions} from './revocation-follower.js'
 import type {TokenState} from '../core/token.js'
 
 export interface VerifierOptions {
@@ -37,6 +38,16 @@ export interface VerifierOptions {
   jwksMaxAgeMs?: number
   /** An unknown kid fetches the JWKS again at most this often; default 30 s. */
   jwksCooldownMs?: number
+  /**
+   * Revocations from the issuer's feed (`GET /v1/revocations`, followed with `introspectionToken`)
+   * instead of an introspection per call: signatures, claims and revocation are all checked here.
+   * A token with a rate limit is still introspected, since its count is kept by the issuer.
+   */
+  feed?: boolean
+  /** Default: `/v1/revocations` of the issuerUrl. */
+  feedUrl?: string
+  /** With the feed silent (no event, no heartbeat) for longer than this, every token is refused with `issuer_unavailable`; default 5000. */
+  feedStaleAfterMs?: number
 }
 
 /** The verifier a service keeps for its lifetime. Reasons are the same codes as cape's own. */
@@ -44,6 +55,8 @@ export interface Verifier {
   /** The iss it accepts. */
   readonly issuer: string
   verify(token: string, context?: VerifyOptions): Promise<VerifyResult>
+  /** Stops following the revocation feed, if it follows one. */
+  close(): void
 }
 
 interface Metadata {
@@ -87,12 +100,13 @@ export async function createVerifier(options: VerifierOptions): Promise<Verifier
   })
   const keyring = await jwks.fetch()
   const introspect = introspectionUrl && introspector(introspectionUrl, options.introspectionToken!, timeoutMs)
+  const follower = options.feed ? await RevocationFollower.start(feedOptions(options)) : undefined
   const verifier = new TokenVerifier({
     issuer,
     audience,
     keyring,
     refreshKeys: (loaded) => jwks.refresh(loaded),
-    lookup: introspect || claimsOnly,
+    lookup: follower && introspect ? fromFeed(follower, introspect) : introspect || claimsOnly,
   })
 
   return {
@@ -101,7 +115,28 @@ export async function createVerifier(options: VerifierOptions): Promise<Verifier
       jwks.refreshInBackgroundIfOld(verifier)
       return verifier.verify(token, context)
     },
+    close() {
+      follower?.close()
+    },
   }
+}
+
+function feedOptions(options: VerifierOptions): FollowerOptions {
+  if (options.introspectionToken === undefined) {
+    throw usage('feed needs introspectionToken: a token with scope "introspect", bound to no account, to follow the feed with')
+  }
+
+  const url = options.feedUrl ?? (options.issuerUrl === undefined ? undefined : `${checkIssuerUrl(options.issuerUrl)}/v1/revocations`)
+  if (url === undefined) throw usage('feed needs feedUrl or issuerUrl')
+  return {url: checkIssuerUrl(url, 'feed URL'), bearer: options.introspectionToken, staleAfterMs: options.feedStaleAfterMs}
+}
+
+/** Revocation from the feed; a rate-limited token from introspection, since only the issuer can count its uses. */
+function fromFeed(follower: RevocationFollower, introspect: ReturnType<typeof introspector>): VerifierConfig['lookup'] {
+  return (claims, foreignKid, token, request) =>
+    claims.restrictions?.rateLimit
+      ? introspect(claims, foreignKid, token, request)
+      : {name: '', revokedAt: follower.revokedAt(claims.jti), account: claims.account ?? null}
 }
 
 /** Without introspection the signed claims are all there is: the token counts as not revoked. */

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
+import {SCHEMA_VERSION} from '../../src/store/migrations.js'
 import {parseJson, runCli, runCliProcess, tempHome, tokenFrom, type CliResult} from '../helpers/cli.js'
 
 /** One clear line on stderr: no stack trace, no oclif decoration. */
@@ -73,7 +74,7 @@ describe('bad input', () => {
     const db = new Database(join(dir.home, 'cape.db'))
     db.pragma('user_version = 99')
     db.close()
-    expectOneLineError(await run(['token', 'list']), 3, /schema version 99, newer than this cape knows \(5\): upgrade cape$/)
+    expectOneLineError(await run(['token', 'list']), 3, new RegExp(`schema version 99, newer than this cape knows \\(${SCHEMA_VERSION}\\): upgrade cape$`))
   })
 
   it('says so when CAPE_HOME cannot be used', async () => {

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import postgres from 'postgres'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {POSTGRES_SCHEMA_VERSION} from '../../src/store/postgres-migrations.js'
 import {PostgresStore} from '../../src/store/postgres-store.js'
 import {parseJson, runCli, runCliProcess, tempHome} from '../helpers/cli.js'
 import {createTestDatabase, emptyDatabase, postgresSkipReason, type TestDatabase} from '../helpers/postgres.js'
@@ -30,7 +31,7 @@ describe.skipIf(postgresSkipReason !== undefined)('the PostgreSQL store', () => 
     await emptyDatabase(database.url)
     const stores = await Promise.all([1, 2, 3, 4].map(() => PostgresStore.open(database.url)))
     await Promise.all(stores.map((store) => store.close()))
-    expect(await withDatabase((sql) => sql`SELECT version FROM schema_version`)).toEqual([{version: 1}])
+    expect(await withDatabase((sql) => sql`SELECT version FROM schema_version`)).toEqual([{version: POSTGRES_SCHEMA_VERSION}])
   })
 
   it('refuses a database a newer cape has migrated', async () => {
@@ -39,7 +40,7 @@ describe.skipIf(postgresSkipReason !== undefined)('the PostgreSQL store', () => 
     await withDatabase((sql) => sql`UPDATE schema_version SET version = 99`)
     await expect(PostgresStore.open(database.url)).rejects.toMatchObject({
       code: 'store_too_new',
-      message: expect.stringMatching(/has schema version 99, newer than this cape knows \(1\): upgrade cape$/),
+      message: expect.stringMatching(new RegExp(`has schema version 99, newer than this cape knows \\(${POSTGRES_SCHEMA_VERSION}\\): upgrade cape$`)),
     })
   })
 

@@ -73,6 +73,7 @@ spaces or commas) are imported before it listens; one already imported is skippe
       throw new CapeError('invalid_argument', `cannot listen on ${flags.host}:${flags.port}: ${reason}`, {cause: error})
     }
 
+    await issuer.announce()
     process.stderr.write(`cape issuer listening on ${address}\n`)
     await new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {
