@@ -5,6 +5,7 @@
 //   cape          cape's own server (buildApp over a LocalIssuer in HOME)
 //   jwks          Fastify + capeFastify, createVerifier({issuerUrl: cape, audience}) (JWKS only)
 //   introspection the same, createVerifier({..., introspectionToken}): every request asks cape
+//   feed          the same, createVerifier({..., feed: true}): revocations from cape's feed, in memory
 // Once all listen it prints one line of JSON on stdout: {urls, tokens}. The tokens are throwaway,
 // minted in HOME (a temp dir of the benchmark's): `api` (scope api) is the introspection
 // caller's, `client` (scope api) is the bearer of the protected routes and the token introspected.
@@ -82,6 +83,7 @@ try {
   issuer = await LocalIssuer.open({home})
   const api = (await issuer.createToken({name: 'bench-http-introspector', scopes: ['api'], subject: 'bench'})).token
   const client = (await issuer.createToken({name: 'bench-http-client', scopes: ['api'], subject: 'bench'})).token
+  const follower = (await issuer.createToken({name: 'bench-http-feed', scopes: ['introspect'], subject: 'bench'})).token
   const settings = await issuer.settings()
 
   let capeUrl
@@ -101,11 +103,14 @@ try {
     await createVerifier({issuerUrl: capeUrl, audience: AUDIENCE, introspectionToken: api}),
   )
 
+  const feed = await protectedApp(await createVerifier({issuerUrl: capeUrl, audience: AUDIENCE, introspectionToken: follower, feed: true}))
+
   const urls = {
     hello: await listen(hello),
     cape: capeUrl,
     jwks: await listen(jwks),
     introspection: await listen(introspection),
+    feed: await listen(feed),
   }
   process.stdout.write(`${JSON.stringify({urls, tokens: {api, client}})}\n`)
 } catch (error) {

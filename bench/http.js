@@ -5,7 +5,7 @@
 // autocannon is JavaScript on an event loop too: in the servers' process it would take turns with
 // them, and every figure would measure load generator plus server on one core. Apart, on a 2-core
 // machine the load generator has a core and the servers the other, which is also what a service
-// meets in production (its callers are elsewhere). The four servers share that one child because
+// meets in production (its callers are elsewhere). The servers share that one child because
 // cape and the guarded service must share a machine anyway: with introspection each request is
 // served twice (the service, then cape for it) and that cost belongs in the figure. Only one
 // server is loaded at a time. CPU time of both processes is recorded per run: a load generator
@@ -30,6 +30,9 @@ const HELLO_BODY = JSON.stringify({hello: 'world'})
 /** The goal: introspection of a token seen before at ≥ 80% of a bare Fastify route parsing the same form. */
 export const INTROSPECTION_GOAL = 0.8
 
+/** The goal: a route guarded by capeFastify with the revocation feed at ≥ 80% of a bare Fastify hello world. */
+export const FEED_GOAL = 0.8
+
 /** Other processes busier than this (a share of one core) during a run make it doubtful. */
 const NOISE = 0.25
 
@@ -41,7 +44,7 @@ const NOISE = 0.25
  * body, or on any error or time-out.
  */
 export async function httpThroughput({work, durationSeconds = 5, warmupSeconds = 1, rounds = 3, retries = 2, connections = 10, log = () => {}}) {
-  const seconds = 5 * (warmupSeconds + rounds * durationSeconds * (1 + retries))
+  const seconds = 6 * (warmupSeconds + rounds * durationSeconds * (1 + retries))
   // Every run is bounded by autocannon's duration; the child's own limit is a backstop.
   const servers = await startServers(join(work, 'http'), Math.ceil(seconds * 1.5 + 120))
   try {
@@ -80,7 +83,7 @@ export async function httpThroughput({work, durationSeconds = 5, warmupSeconds =
       }
     }
 
-    for (const key of ['jwks', 'introspection']) result[key].ratio = result[key].rate / result.hello.rate
+    for (const key of ['jwks', 'introspection', 'feed']) result[key].ratio = result[key].rate / result.hello.rate
     result.introspect.ratio = result.introspect.rate / result.form.rate
     return result
   } finally {
@@ -88,7 +91,7 @@ export async function httpThroughput({work, durationSeconds = 5, warmupSeconds =
   }
 }
 
-/** The four scenarios, each checked by hand first: a 200 with the body the load run will expect. */
+/** The scenarios, each checked by hand first: a 200 with the body the load run will expect. */
 async function defineScenarios({urls, tokens}) {
   const bearer = (token) => ({authorization: `Bearer ${token}`})
   const scenarios = [
@@ -118,6 +121,7 @@ async function defineScenarios({urls, tokens}) {
       headers: bearer(tokens.client),
       expectBody: HELLO_BODY,
     },
+    {key: 'feed', label: 'capeFastify GET /hello, feed', url: `${urls.feed}/hello`, headers: bearer(tokens.client), expectBody: HELLO_BODY},
   ]
 
   for (const scenario of scenarios) {
@@ -266,6 +270,7 @@ export function httpRows(http) {
     ['HTTP POST /v1/introspect vs bare form POST', `${formatRate(http.introspect.rate)} vs ${formatRate(http.form.rate)}`, http.introspect.ratio.toFixed(2), `≥ ${INTROSPECTION_GOAL.toFixed(2)}`, verdict(http.introspect.ratio, INTROSPECTION_GOAL)],
     ['HTTP capeFastify (JWKS) vs bare hello', vsHello('jwks'), http.jwks.ratio.toFixed(2), '', ''],
     ['HTTP capeFastify + introspection vs hello', vsHello('introspection'), http.introspection.ratio.toFixed(2), '', ''],
+    ['HTTP capeFastify + feed vs hello', vsHello('feed'), http.feed.ratio.toFixed(2), `≥ ${FEED_GOAL.toFixed(2)}`, verdict(http.feed.ratio, FEED_GOAL)],
     ...noisy,
   ]
 }
@@ -280,7 +285,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       `${warmupSeconds} s warm-up, median of ${rounds} × ${durationSeconds} s\n`)
     printTable(httpRows(http))
     console.log('\nper run (requests/s) and median CPU, as a share of one core: servers / autocannon / other processes')
-    for (const key of ['hello', 'form', 'introspect', 'jwks', 'introspection']) {
+    for (const key of ['hello', 'form', 'introspect', 'jwks', 'introspection', 'feed']) {
       const {label, rates, cpu} = http[key]
       const shares = [cpu.servers, cpu.loader, cpu.others].map((share) => (Number.isNaN(share) ? '?' : pct(share)))
       console.log(`  ${label.padEnd(38)} ${rates.map(formatRate).join('  ').padEnd(30)} ${shares.join(' / ')}`)
