@@ -10,6 +10,9 @@ const ON_BOTH_STORES = [
 
 export default defineConfig({
   test: {
+    // Two files at a time even on 2 cores (vitest's default there is one): most of the suite waits
+    // on processes, servers, the keychain and bounds, not on the CPU.
+    maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // In CI a JSON report as well, from which .ci/run prints the plain "N passed, N failed" line.

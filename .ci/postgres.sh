@@ -33,8 +33,26 @@ fi
 read -r version name port status _ <<<"$(cluster)"
 url="postgres://$ROLE:$PASSWORD@$HOST:$port/postgres"
 
+# Test files run two at a time, each with issuers and servers that hold a pool of connections:
+# PostgreSQL's default 100 can run out, and a test would read that as an outage.
+CONNECTIONS=300
+enough_connections() {
+  local max
+  max=$(PGPASSWORD=$PASSWORD psql -h "$HOST" -p "$port" -U "$ROLE" -d postgres -Atqc 'SHOW max_connections')
+  if [ "$max" -lt "$CONNECTIONS" ]; then
+    log "raising max_connections from $max to $CONNECTIONS (restarts cluster $version/$name)"
+    runuser -u postgres -- psql -p "$port" -qXc "ALTER SYSTEM SET max_connections = $CONNECTIONS" >&2
+    pg_ctlcluster --skip-systemctl-redirect "$version" "$name" restart >&2
+    for _ in $(seq 1 60); do
+      pg_isready -q -h "$HOST" -p "$port" && break
+      sleep 0.5
+    done
+  fi
+}
+
 # The quick path: everything is up already.
 if PGPASSWORD=$PASSWORD PGCONNECT_TIMEOUT=3 psql -h "$HOST" -p "$port" -U "$ROLE" -d postgres -Atqc 'SELECT 1' >/dev/null 2>&1; then
+  enough_connections
   echo "$url"
   exit 0
 fi
@@ -58,4 +76,5 @@ ALTER ROLE $ROLE WITH LOGIN CREATEDB PASSWORD '$PASSWORD';
 SQL
 
 PGPASSWORD=$PASSWORD psql -h "$HOST" -p "$port" -U "$ROLE" -d postgres -Atqc 'SELECT 1' >/dev/null
+enough_connections
 echo "$url"
