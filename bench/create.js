@@ -5,8 +5,8 @@ import Database from 'better-sqlite3'
 
 import {LocalIssuer} from '../dist/issuer/local-issuer.js'
 
-export async function creationRate({home, count}) {
-  const issuer = await LocalIssuer.open({home})
+export async function creationRate({home, count, databaseUrl}) {
+  const issuer = await LocalIssuer.open({home, ...(databaseUrl && {databaseUrl})})
   try {
     await issuer.createToken({name: 'warm-up'})
     const started = performance.now()

@@ -10,6 +10,7 @@ import {credentialLookup} from './credentials.js'
 import {httpRows, httpThroughput} from './http.js'
 import {formatBytes, formatRate, printTable, verdict} from './lib/measure.js'
 import {buildStore} from './lib/store.js'
+import {postgresFigures} from './postgres.js'
 import {revocationPropagation} from './propagation.js'
 import {coldStart} from './startup.js'
 import {cachedVerify, firstSightVerify, lastUsedCost} from './verify.js'
@@ -45,6 +46,15 @@ try {
   const lookup = await credentialLookup({work, runs: quick ? 10 : 30})
   step('revocation seen by another instance (SQLite)')
   const propagation = await revocationPropagation({home: join(work, 'propagation'), count: quick ? 20 : 100})
+  step('PostgreSQL')
+  const pg = await postgresFigures({
+    work,
+    adminUrl: process.env.CAPE_TEST_PG_URL || 'postgres://cape:cape@127.0.0.1:5432/postgres',
+    total,
+    count: 2000 * scale,
+    iterations: 200_000 * scale,
+    log: (line) => step(`  ${line}`),
+  })
   step('HTTP on loopback: hello, introspection, capeFastify (JWKS, introspection)')
   const http = await httpThroughput({work, durationSeconds: quick ? 2 : 5, log: (line) => step(`  ${line}`)})
   step('done')
@@ -61,6 +71,13 @@ try {
       ? ['whoami: keychain / 0600 file / --token', [lookup.fromKeychain, lookup.fromFile, lookup.fromFlag].map(ms).join(' / '), `+${ms(lookup.fromKeychain - lookup.fromFlag)} keychain`, '', '']
       : ['whoami from the keychain', 'skipped: no dbus-daemon / gnome-keyring here', '', '', ''],
     ['revocation seen by another instance, SQLite', `p50 ${ms(propagation.p50 / 1000)}, p99 ${ms(propagation.p99 / 1000)} (${propagation.count} revocations)`, '', 'p99 ≤ 1 s', verdict(propagation.p99, 1000, false)],
+    ...(pg.skipped
+      ? [['PostgreSQL', `skipped: ${pg.skipped}`, '', '', '']]
+      : [
+          ['tokens created in-process, PostgreSQL', `${formatRate(pg.created)} (SQLite: ${formatRate(createdPerSecond)})`, '', '', ''],
+          ['revocation seen by another instance, PostgreSQL', `p50 ${ms(pg.propagation.p50 / 1000)}, p99 ${ms(pg.propagation.p99 / 1000)} (${pg.propagation.count} revocations)`, '', 'p99 ≤ 1 s', verdict(pg.propagation.p99, 1000, false)],
+          [`verify (cached), PostgreSQL, ${total.toLocaleString('en-US')} tokens, vs Map lookup`, `${formatRate(pg.cached.rateA)} vs ${formatRate(pg.cached.rateB)}`, pg.cached.ratio.toFixed(2), '', ''],
+        ]),
     ...httpRows(http),
   ])
 } finally {
