@@ -9,6 +9,7 @@ import {openStore} from '../store/open-store.js'
 import type {Store, StoredIssuer, StoredToken} from '../store/types.js'
 import {AuditRecorder} from './audit-recorder.js'
 import {DEFAULT_AUDIENCE, DEFAULT_ISSUER} from './defaults.js'
+import {InstanceBeacon} from './instance-beacon.js'
 import {initializeIssuer, lifetimeWithinPolicy} from './issuer-setup.js'
 import {LastUsedRecorder} from './last-used.js'
 import {detectReuse, SharedRateLimits} from './lineage.js'
@@ -16,8 +17,8 @@ import {LoadedKeys} from './loaded-keys.js'
 import {exportPreparedToken, importPreparedToken, preparedTokenState} from './prepared-token-exchange.js'
 import {iso, newStoredToken, notFound, statusOf, toRecord, toSettings} from './records.js'
 import {LIMITS, normalizeScopes, validateDescription, validateLabel} from './rules.js'
+import {describeServing, revocationSource} from './serving.js'
 import {describeSigningKeys, newSigningKey, retireSigningKey} from './signing-keys.js'
-import {InstanceBeacon, SEEN_RECENTLY_MS} from './instance-beacon.js'
 import {TokenStateMirror, type MirrorStatus} from './token-state-mirror.js'
 import {claimsFor} from './token-claims.js'
 import {newTokenId} from './token-id.js'
@@ -315,33 +316,12 @@ export class LocalIssuer implements IssuerClient, IssuerAdmin {
     await this.beacon.start()
   }
 
-  async status(): Promise<IssuerStatus> {
-    const now = this.now()
-    const [changes, instances] = await Promise.all([this.store.latestTokenChange(), this.store.listInstances(now - SEEN_RECENTLY_MS)])
-    return {
-      store: {...this.store.location},
-      issuer: this.keys.loadedIssuer?.issuer ?? null,
-      changes,
-      instances: instances.map((beat) => ({
-        id: beat.id,
-        host: beat.host,
-        pid: beat.pid,
-        startedAt: iso(beat.startedAt),
-        seenAt: iso(beat.seenAt),
-        behind: Math.max(0, changes - beat.cursor),
-      })),
-    }
+  status(): Promise<IssuerStatus> {
+    return describeServing(this.store, this.keys.loadedIssuer?.issuer ?? null, this.now())
   }
 
   revocationFeed(): RevocationSource {
-    const {store, mirror} = this
-    return {
-      snapshot: async () => store.revocationSnapshot(this.now()),
-      changesSince: async (cursor, limit) => store.tokenChangesSince(cursor, limit),
-      latest: async () => store.latestTokenChange(),
-      subscribe: (listener) => mirror.subscribe(listener),
-      isFresh: () => mirror.isFresh(),
-    }
+    return revocationSource(this.store, this.mirror, this.now)
   }
 
   async close(): Promise<void> {

@@ -130,10 +130,6 @@ export interface RevocationSource {
   isFresh(): boolean
 }
 
-/**
- * What the issuer's owner does on this machine beyond the contract: set-up, policy, signing keys
- * and prepared tokens. `cape issuer ...` and `token export/import` use it.
- */
 /** What `cape issuer status` shows: the store, its change log, and the processes serving from it. */
 export interface IssuerStatus {
   store: {kind: 'sqlite' | 'postgresql'; where: string}
@@ -151,6 +147,10 @@ export interface IssuerStatus {
   }>
 }
 
+/**
+ * What the issuer's owner does on this machine beyond the contract: set-up, policy, signing keys
+ * and prepared tokens. `cape issuer ...` and `token export/import` use it.
+ */
 export interface IssuerAdmin {
   status(): Promise<IssuerStatus>
   settings(): Promise<IssuerSettings | undefined>

@@ -106,7 +106,13 @@ describe.skipIf(postgresSkipReason !== undefined)('two instances on one PostgreS
     expect(await whoami(a, token.token)).toBe(401)
 
     relay.restore()
-    await expect.poll(() => whoami(b, token.token), {timeout: 15_000, interval: 100}).toBe(401)
+    const lastLines = () => b.output().stdout.trim().split('\n').slice(-3).join('\n')
+    await expect
+      .poll(() => whoami(b, token.token), {timeout: 30_000, interval: 100})
+      .toBe(401)
+      .catch((error: Error) => {
+        throw new Error(`${error.message}; B's last log lines: ${lastLines()}; stderr: ${b.output().stderr.slice(-500)}`)
+      })
     expect(await whoami(b, admin)).toBe(200)
   })
 })
