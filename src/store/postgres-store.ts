@@ -4,8 +4,7 @@ import {CapeError} from '../core/errors.js'
 import type {Row} from './columns.js'
 import {POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION} from './postgres-migrations.js'
 import {describeDatabaseUrl, isRetryable, translatePostgresError} from './postgres-errors.js'
-// The trail's and an address's bounds are the same for both stores; SQLite's module declares them.
-import {ADDRESS_MAX, AUDIT_DETAIL_MAX, AUDIT_ENTRIES_PER_TOKEN} from './sqlite-store.js'
+import {ADDRESS_MAX, AUDIT_DETAIL_MAX, AUDIT_ENTRIES_PER_TOKEN} from './limits.js'
 import {issuerTable, keyTable, tokenTable} from './tables.js'
 import type {
   ImportOutcome,

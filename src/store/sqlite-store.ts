@@ -1,5 +1,6 @@
 import type {Row} from './columns.js'
 import {openDatabase, translateSqliteError, type SqliteDatabase} from './database.js'
+import {ADDRESS_MAX, AUDIT_DETAIL_MAX, AUDIT_ENTRIES_PER_TOKEN} from './limits.js'
 import {issuerTable, keyTable, tokenTable} from './tables.js'
 import type {
   ImportOutcome,
@@ -18,11 +19,6 @@ import type {
   TokenState,
 } from './types.js'
 
-/** The trail keeps this many entries per token; older ones make way. */
-export const AUDIT_ENTRIES_PER_TOKEN = 200
-/** A trail entry's detail, and a last-use address, never grow past these, whatever a caller passes. */
-export const AUDIT_DETAIL_MAX = 500
-export const ADDRESS_MAX = 64
 
 /** The embedded store: one SQLite file, every statement prepared once per connection. */
 export class SqliteStore implements Store {
