@@ -50,7 +50,7 @@ async function cachedVerifyAtScale({home, databaseUrl, total, iterations}) {
       await sql`
         INSERT INTO tokens (jti, subject, name, description, scopes, kid, created_at)
         SELECT substr(md5(i::text) || md5((i + 1)::text), 1, 22), 'bench', 'filler-' || i, 'benchmark token', 'api',
-               (SELECT active_kid FROM issuer), ${Date.now()} - i
+               (SELECT active_kid FROM issuer), ${Date.now()}::bigint - i
         FROM generate_series(1, ${total - tokens.length}) AS i`
     } finally {
       await sql.end({timeout: 1})
