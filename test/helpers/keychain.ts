@@ -75,14 +75,15 @@ export async function startPrivateKeychain(dir: string): Promise<PrivateKeychain
       env,
       lookup(account, service = 'cape') {
         try {
-          return execFileSync('secret-tool', ['lookup', 'service', service, 'username', account], {env: childEnv, encoding: 'utf8'})
+          // `--`: a kid is base64url, and one in 64 starts with "-", which secret-tool would take for an option.
+          return execFileSync('secret-tool', ['lookup', '--', 'service', service, 'username', account], {env: childEnv, encoding: 'utf8'})
         } catch {
           return null // secret-tool exits 1 when nothing matches
         }
       },
       clear(account) {
         try {
-          execFileSync('secret-tool', ['clear', 'service', 'cape', 'username', account], {env: childEnv, stdio: 'ignore'})
+          execFileSync('secret-tool', ['clear', '--', 'service', 'cape', 'username', account], {env: childEnv, stdio: 'ignore'})
         } catch {
           // exits 1 when there was nothing to clear
         }
