@@ -11,6 +11,8 @@ export const WATCH_INTERVAL_MS = 100
 const MAX_ENTRIES = 200_000
 const CHANGES_PER_READ = 1000
 const CATCH_UP_INTERVAL_MS = 1000
+/** How long a lookup that finds the mirror silent waits for the store before it fails closed. */
+const ASK_NOW_MS = 250
 
 export interface MirrorOptions {
   staleAfterMs?: number
@@ -65,9 +67,11 @@ export class TokenStateMirror {
   }
 
   state(jti: string): MaybePromise<TokenState | undefined> {
-    // Silent for too long: perhaps the store, perhaps this process was too busy to ask. Ask now.
+    // Silent for too long: perhaps the store, perhaps this process was too busy to ask. Ask now,
+    // but not for long: a driver may hold a query through an outage rather than fail it, and a
+    // request must get its 503 rather than wait for the database to return.
     if (this.silentFor() > this.staleAfterMs) {
-      return this.tick().then(() => {
+      return withinMs(this.tick(), ASK_NOW_MS).then(() => {
         this.assertFresh()
         return this.stateNow(jti)
       })
@@ -203,4 +207,11 @@ export class TokenStateMirror {
     this.heardAt = askedAt
     this.caughtUpAt = askedAt
   }
+}
+
+/** Settles when `work` does or after `ms`, whichever comes first; `work`'s failure is not passed on. */
+function withinMs(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))
+  return Promise.race([work.catch(() => undefined), waited]).finally(() => clearTimeout(timer))
 }
