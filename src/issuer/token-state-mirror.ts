@@ -80,15 +80,6 @@ export class TokenStateMirror {
     return this.stateNow(jti)
   }
 
-  private stateNow(jti: string): MaybePromise<TokenState | undefined> {
-    const known = this.states.get(jti)
-    if (known) return known
-    const generation = this.generation
-    const read = this.store.getTokenState(jti)
-    if (!(read instanceof Promise)) return this.keep(jti, read, generation)
-    return read.then((state) => this.keep(jti, state, generation))
-  }
-
   /** This process changed these tokens: whatever is held of them goes now. */
   forget(jtis: Iterable<string>): void {
     for (const jti of jtis) this.states.delete(jti)
@@ -125,6 +116,15 @@ export class TokenStateMirror {
     clearInterval(this.timer)
     this.states.clear()
     this.listeners.clear()
+  }
+
+  private stateNow(jti: string): MaybePromise<TokenState | undefined> {
+    const known = this.states.get(jti)
+    if (known) return known
+    const generation = this.generation
+    const read = this.store.getTokenState(jti)
+    if (!(read instanceof Promise)) return this.keep(jti, read, generation)
+    return read.then((state) => this.keep(jti, state, generation))
   }
 
   private keep(jti: string, state: TokenState | undefined, generation: number): TokenState | undefined {

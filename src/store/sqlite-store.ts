@@ -113,6 +113,8 @@ export class SqliteStore implements Store {
          WHERE token_changes.seq > ? ORDER BY token_changes.seq LIMIT ?`,
       ),
       latestTokenChange: db.prepare<[], {seq: number}>('SELECT coalesce(max(seq), 0) AS seq FROM token_changes'),
+      // Asked ten times a second by a serving process: prepared once, like every other statement.
+      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
       revokedNotExpired: db.prepare<[number], RevocationSnapshot['revoked'][number]>(
         `SELECT jti, revoked_at AS revokedAt, expires_at AS expiresAt FROM tokens
          WHERE revoked_at IS NOT NULL AND (expires_at IS NULL OR expires_at > ?) ORDER BY jti`,
@@ -371,7 +373,7 @@ export class SqliteStore implements Store {
 
   /** SQLite's data_version moves when another connection commits, and never for this one's own. */
   changedElsewhere(): boolean {
-    const version = this.guard(() => this.db.pragma('data_version', {simple: true}) as number)
+    const version = this.guard(() => this.statements.dataVersion.get()!)
     const changed = version !== this.dataVersion
     this.dataVersion = version
     return changed
